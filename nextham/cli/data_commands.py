@@ -1,0 +1,65 @@
+"""``nextham data generate | inspect | convert``."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def add_parser(subparsers):
+    data = subparsers.add_parser("data", help="generate, inspect and convert Hamiltonian datasets")
+    commands = data.add_subparsers(dest="data_command", required=True)
+
+    generate = commands.add_parser("generate", help="compute H(0), H(T), S with PySCF into sharded HDF5")
+    generate.add_argument("--config", required=True, help="YAML config (see configs/data/generate.yaml)")
+    generate.add_argument("overrides", nargs="*", help="dotted overrides, e.g. output=data/run1 workers=2")
+    generate.add_argument("--no-progress", action="store_true")
+    generate.set_defaults(handler=run_generate)
+
+    inspect = commands.add_parser("inspect", help="summarise and check a dataset (default: the embedded one)")
+    inspect.add_argument("path", nargs="?", default=None, help="dataset folder (manifest.json + shards)")
+    inspect.add_argument("--no-check", action="store_true", help="skip the eigenvalue and hermiticity checks")
+    inspect.add_argument("--json", default=None, help="also write the summary as JSON to this file")
+    inspect.set_defaults(handler=run_inspect)
+
+    convert = commands.add_parser("convert", help="convert between nextham shards and DeepH folders")
+    convert.add_argument("source")
+    convert.add_argument("destination")
+    convert.add_argument("--from", dest="source_format", required=True, choices=["shards", "deeph", "deeph-legacy"])
+    convert.add_argument("--to", dest="target_format", required=True, choices=["shards", "deeph", "deeph-legacy"])
+    convert.set_defaults(handler=run_convert)
+
+
+def run_generate(args):
+    from ..config import load_config
+    from ..data.generate import generate_dataset
+
+    config = load_config(args.config, args.overrides)
+    summary = generate_dataset(config, progress=not args.no_progress)
+    print(f"{summary.written} structures written, {summary.skipped} already present, "
+          f"{len(summary.failed)} failed, {summary.seconds:.0f} s -> {summary.output}")
+    for label, reason in summary.failed.items():
+        print(f"  failed {label}: {reason}", file=sys.stderr)
+    return 1 if summary.failed else 0
+
+
+def run_inspect(args):
+    from ..data import embedded_dataset_path
+    from ..data.inspect import inspect_dataset, format_summary
+
+    path = Path(args.path) if args.path else embedded_dataset_path()
+    summary = inspect_dataset(path, check=not args.no_check)
+    print(format_summary(summary))
+    if args.json:
+        Path(args.json).write_text(json.dumps(summary, indent=1, default=float))
+    return 0 if summary["all_checks_passed"] else 1
+
+
+def run_convert(args):
+    from ..data.convert import convert
+
+    count = convert(args.source, args.destination, args.source_format, args.target_format)
+    print(f"converted {count} structures: {args.source} ({args.source_format}) -> {args.destination} ({args.target_format})")
+    return 0

@@ -1,0 +1,104 @@
+"""Summary and physics checks of a dataset folder (``nextham data inspect``)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .. import units
+from .record import HamiltonianRecord
+from .shards import ShardedDataset
+
+
+def spinor_overlap_blocks(record: HamiltonianRecord):
+    """Overlap blocks sized like the Hamiltonian blocks (S ⊗ I₂, spin-major, when spinful)."""
+    blocks = record.blocks("overlap")
+    return [np.kron(np.eye(2), b) for b in blocks] if record.spinful else blocks
+
+
+def gauge_mae(predicted: np.ndarray, target: np.ndarray, overlap: np.ndarray) -> float:
+    """MAE of predicted − (target + μ* S) with μ* = Re⟨predicted − target, S⟩ / ‖S‖² (flat arrays,
+    same layout); removes the arbitrary constant shift of the energy zero."""
+    difference = predicted - target
+    mu = float(np.real(np.vdot(overlap, difference)) / max(np.vdot(overlap, overlap).real, 1e-30))
+    return float(np.abs(difference - mu * overlap).mean())
+
+
+def structure_summary(record: HamiltonianRecord, check: bool = True) -> dict:
+    overlap = HamiltonianRecord.flatten_blocks(spinor_overlap_blocks(record)).astype(np.float64)
+    h0 = record.hamiltonian_0.astype(np.complex128 if record.spinful else np.float64)
+    ht = record.hamiltonian.astype(h0.dtype)
+    distances = record.edge_distances()
+    summary = {
+        "label": record.label, "formula": record.formula, "atoms": record.num_atoms, "edges": record.num_edges,
+        "spinful": record.spinful, "cutoff_angstrom": float(distances.max()),
+        "max_abs_delta_h_mev": float(np.abs(ht - h0).max() * units.EV_TO_MEV),
+        "h0_gauge_mae_mev": gauge_mae(h0, ht, overlap) * units.EV_TO_MEV,
+        "band_gap_ev": record.metadata.get("band_gap_ev", float("nan")),
+    }
+    if check:
+        from .pyscf_engine import check_eigenvalues
+
+        lookup = record.edge_lookup()
+        hermiticity = 0.0
+        for kind in ("hamiltonian_0", "hamiltonian", "overlap"):
+            blocks = record.blocks(kind)
+            for (i, j, *shift), e in lookup.items():
+                partner = blocks[lookup[(j, i, *(-s for s in shift))]]
+                hermiticity = max(hermiticity, float(np.abs(blocks[e] - partner.conj().T).max()))
+        summary["eigenvalue_error_mev"] = check_eigenvalues(record) * units.EV_TO_MEV
+        summary["hermiticity_error_ev"] = hermiticity
+    return summary
+
+
+def inspect_dataset(path, check: bool = True, tolerance_hartree: float = 1e-5) -> dict:
+    dataset = ShardedDataset(path)
+    structures = [structure_summary(record, check) for record in dataset]
+    tolerance_mev = tolerance_hartree * units.HARTREE_TO_EV * units.EV_TO_MEV
+    passed = all(s.get("eigenvalue_error_mev", 0.0) <= tolerance_mev and s.get("hermiticity_error_ev", 0.0) == 0.0
+                 for s in structures)
+    manifest = dataset.manifest
+    return {
+        "path": str(Path(path)), "counts": manifest["counts"], "elements": manifest["elements"],
+        "basis": {s: b.describe() for s, b in dataset.basis.elements.items()},
+        "split": {name: len(labels) for name, labels in manifest["split"].items()},
+        "failed": manifest.get("failed", {}), "structures": structures,
+        "eigenvalue_tolerance_mev": tolerance_mev, "checked": check, "all_checks_passed": passed,
+    }
+
+
+def format_summary(summary: dict) -> str:
+    counts = summary["counts"]
+    lines = [
+        f"dataset {summary['path']}",
+        f"  {counts['structures']} structures in {counts['shards']} shards, {counts['atoms']} atoms, "
+        f"{counts['edges']} blocks; split " + ", ".join(f"{k} {v}" for k, v in summary["split"].items()),
+        "  elements/basis: " + ", ".join(f"{s} {b}" for s, b in sorted(summary["basis"].items())),
+        "",
+    ]
+    header = f"{'structure':<28}{'atoms':>6}{'blocks':>7}{'SOC':>5}{'cut Å':>7}{'gap eV':>8}" \
+             f"{'max|ΔH| meV':>13}{'H(0) gauge MAE meV':>20}"
+    if summary["checked"]:
+        header += f"{'eig err meV':>13}{'herm err':>10}"
+    lines += [header, "-" * len(header)]
+    for s in summary["structures"]:
+        line = (f"{s['label']:<28}{s['atoms']:>6}{s['edges']:>7}{'yes' if s['spinful'] else 'no':>5}"
+                f"{s['cutoff_angstrom']:>7.2f}{s['band_gap_ev']:>8.2f}{s['max_abs_delta_h_mev']:>13.1f}"
+                f"{s['h0_gauge_mae_mev']:>20.3f}")
+        if summary["checked"]:
+            line += f"{s['eigenvalue_error_mev']:>13.2e}{s['hermiticity_error_ev']:>10.1e}"
+        lines.append(line)
+    structures = summary["structures"]
+    if structures:
+        lines.append("-" * len(header))
+        lines.append(f"mean H(0) gauge MAE (the baseline a model must beat): "
+                     f"{np.mean([s['h0_gauge_mae_mev'] for s in structures]):.3f} meV")
+        if summary["checked"]:
+            worst = max(s["eigenvalue_error_mev"] for s in structures)
+            lines.append(f"eigenvalues of stored H(T)(k), S(k) vs the DFT code's own: max error {worst:.2e} meV "
+                         f"(tolerance {summary['eigenvalue_tolerance_mev']:.3f} meV) -> "
+                         f"{'PASS' if summary['all_checks_passed'] else 'FAIL'}")
+    if summary["failed"]:
+        lines.append(f"{len(summary['failed'])} structures failed during generation:")
+        lines += [f"  {label}: {reason}" for label, reason in summary["failed"].items()]
+    return "\n".join(lines)

@@ -1,0 +1,371 @@
+"""H(0), H(T) and S in real space for one crystal, computed with PySCF periodic DFT.
+
+Recipe (units inside PySCF: Hartree, Bohr):
+
+1. Cell with GTH pseudopotentials and the matching q-suffixed MOLOPT basis; or, for spin–orbit
+   coupling, two-component Stuttgart–Dirac SO-ECPs with a pruned molecular basis (KGKS + GDF).
+2. ρ(0) = superposition of neutral-atom densities (:mod:`nextham.data.atomic_density`);
+   H(0) = h_core + V_eff[ρ(0)], no diagonalisation. SCF from ρ(0) gives H(T) = h_core + V_eff[ρ].
+3. Both are fixed-density operators, so they are re-evaluated on a k-mesh denser than the SCF's
+   (``kpts_band``) and Fourier transformed; each atom pair takes its minimal (Wigner–Seitz) image.
+4. Blocks within ``pair_cutoff_angstrom`` are kept, symmetrised to exact hermiticity, converted to
+   eV and the canonical orbital order, cast to the storage precision, and checked: eigenvalues of
+   the stored H(T)(k), S(k) at the SCF k-points must equal the SCF's own within the tolerance.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from .. import units
+from . import realspace
+from .atomic_density import atomic_density_matrix
+from .basis import ElementBasis, atomic_number, orbital_transform
+from .errors import UnknownElementError, ValidationFailedError
+from .prototypes import StructureSpec
+from .record import HamiltonianRecord
+
+
+@dataclass
+class SOCSettings:
+    basis: dict = field(default_factory=lambda: {"Cs": "def2-svp", "I": "stuttgart_dz"})
+    ecp: dict = field(default_factory=lambda: {"Cs": "ECPDS46MDFSO", "I": "ECPDS46MDFSO"})
+    min_exponent: float = 0.05
+    max_radial_per_l: dict = field(default_factory=lambda: {0: 2, 1: 1, 2: 1})
+    xc_mesh: list = field(default_factory=lambda: [36, 36, 36])
+
+
+@dataclass
+class PySCFSettings:
+    """Engine settings; the defaults are those of configs/data/generate.yaml (a test keeps them equal)."""
+
+    xc: str = "pbe"
+    basis: str = "SZV-MOLOPT-SR-GTH"
+    pseudo: str = "GTH-PBE"
+    ke_cutoff_hartree: float = 100.0
+    scf_kmesh_length_angstrom: float = 12.0
+    ft_range_angstrom: float = 12.5
+    pair_cutoff_angstrom: float = 11.0
+    adaptive_pair_cutoff: bool = True
+    min_pair_cutoff_angstrom: float = 8.0
+    cutoff_safety: float = 1.0  # fraction of the eigenvalue tolerance the truncated blocks must meet
+    conv_tol: float = 1e-11
+    conv_tol_grad: float = 1e-7
+    max_cycle: int = 100
+    h0_density: str = "atomic-ks"
+    eigenvalue_tolerance_hartree: float = 1e-5
+    storage_dtype: str = "float64"
+    kpoint_chunk: int = 64
+    soc: SOCSettings = field(default_factory=SOCSettings)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "PySCFSettings":
+        data = dict(data or {})
+        soc = SOCSettings(**data.pop("soc", {}) or {})
+        return cls(soc=soc, **data)
+
+    def to_dict(self):
+        return asdict(self)
+
+
+def mesh_for_length(lattice_angstrom, length_angstrom, minimum=1):
+    """Smallest mesh with N_i·|a_i| ≥ length along every axis."""
+    return [max(minimum, math.ceil(length_angstrom / np.linalg.norm(a) - 1e-9)) for a in lattice_angstrom]
+
+
+# ----------------------------------------------------------------------------- cells
+def _gth_valence(pseudo_family, symbol):
+    from pyscf.pbc.gto import pseudo
+
+    try:
+        data = pseudo.load(pseudo_family, symbol)
+    except Exception:
+        raise UnknownElementError(f"element {symbol} has no {pseudo_family} pseudopotential in PySCF") from None
+    return int(sum(data[0]))
+
+
+def _pruned_molecular_basis(symbol, name, min_exponent, max_radial_per_l):
+    """Molecular basis without diffuse shells (they make S(k) near-singular in a crystal) and with at
+    most ``max_radial_per_l[l]`` radial functions per l (first contraction column of each shell;
+    an l missing from the mapping is dropped)."""
+    if isinstance(max_radial_per_l, int):
+        max_radial_per_l = {l: max_radial_per_l for l in range(8)}
+    max_radial_per_l = {int(l): int(n) for l, n in max_radial_per_l.items()}
+    from pyscf import gto as molgto
+
+    try:
+        shells = molgto.basis.load(name, symbol)
+    except Exception:
+        raise UnknownElementError(f"element {symbol} has no basis {name!r} in PySCF") from None
+    kept, per_l = [], {}
+    for shell in shells:
+        l, primitives = shell[0], shell[1:]
+        if isinstance(primitives[0], (int, float)):  # kappa entry
+            primitives = primitives[1:]
+        if min(p[0] for p in primitives) <= min_exponent or per_l.get(l, 0) >= max_radial_per_l.get(l, 0):
+            continue
+        per_l[l] = per_l.get(l, 0) + 1
+        kept.append([l] + [[p[0], p[1]] for p in primitives])
+    if not kept:
+        raise UnknownElementError(f"element {symbol}: no shell of {name!r} survives pruning")
+    return kept
+
+
+def build_cell(spec: StructureSpec, settings: PySCFSettings):
+    """PySCF cell plus the per-element basis description used for the stored blocks."""
+    from pyscf.pbc import gto
+
+    symbols = sorted(set(spec.symbols))
+    atom = [(s, tuple(p)) for s, p in zip(spec.symbols, spec.positions)]
+    if spec.soc:
+        missing = [s for s in symbols if s not in settings.soc.basis or s not in settings.soc.ecp]
+        if missing:
+            raise UnknownElementError(
+                f"structure {spec.label!r}: no SOC basis/ECP configured for {missing} "
+                f"(engine.soc.basis / engine.soc.ecp)")
+        basis = {s: _pruned_molecular_basis(s, settings.soc.basis[s], settings.soc.min_exponent,
+                                            settings.soc.max_radial_per_l) for s in symbols}
+        cell = gto.M(atom=atom, unit="A", a=np.asarray(spec.lattice), basis=basis,
+                     ecp={s: settings.soc.ecp[s] for s in symbols}, verbose=0, max_memory=8000)
+        if settings.soc.xc_mesh:
+            cell.mesh = list(settings.soc.xc_mesh)
+        names = {s: (f"{settings.soc.basis[s]} (exponents > {settings.soc.min_exponent}, "
+                     f"radial functions per l <= {settings.soc.max_radial_per_l})", settings.soc.ecp[s]) for s in symbols}
+    else:
+        valence = {s: _gth_valence(settings.pseudo, s) for s in symbols}
+        basis = {s: f"{settings.basis}-q{valence[s]}" for s in symbols}
+        pseudo = {s: f"{settings.pseudo}-q{valence[s]}" for s in symbols}
+        for s in symbols:
+            try:
+                from pyscf.pbc.gto import basis as pbc_basis
+
+                pbc_basis.load(basis[s], s)
+            except Exception:
+                raise UnknownElementError(f"element {s} has no basis {basis[s]} in PySCF") from None
+        cell = gto.M(atom=atom, unit="A", a=np.asarray(spec.lattice), basis=basis, pseudo=pseudo,
+                     ke_cutoff=settings.ke_cutoff_hartree, verbose=0, max_memory=8000)
+        names = {s: (basis[s], pseudo[s]) for s in symbols}
+    element_basis = {}
+    for index in range(cell.natm):
+        symbol = cell.atom_symbol(index)
+        if symbol in element_basis:
+            continue
+        shells = []
+        for shell in range(cell.nbas):
+            if cell.bas_atom(shell) == index:
+                shells += [cell.bas_angular(shell)] * cell.bas_nctr(shell)
+        element_basis[symbol] = ElementBasis(symbol, tuple(shells), name=names[symbol][0],
+                                             pseudopotential=names[symbol][1])
+    return cell, element_basis
+
+
+# ----------------------------------------------------------------------------- fixed-density operators
+class _FixedDensityOperator:
+    """H[ρ](k) = h_core(k) + V_eff[ρ](k) at arbitrary k for a density given on the SCF mesh."""
+
+    def __init__(self, mf, cell, spinful, chunk):
+        self.mf, self.cell, self.spinful, self.chunk = mf, cell, spinful, chunk
+
+    def _veff_spinor(self, dm_kpts, kpts_band):
+        # KGKS.get_veff(kpts_band=...) fails in PySCF 2.14 (vmat allocated with the dm's k count);
+        # same math as its collinear branch: J of the full spinor density + collinear XC.
+        mf, n = self.mf, self.cell.nao
+        vj = np.asarray(mf.get_j(self.cell, dm_kpts, kpts=mf.kpts, kpts_band=kpts_band))
+        numint = mf._numint._to_numint1c()
+        dm_aa = np.ascontiguousarray(dm_kpts[:, :n, :n])
+        dm_bb = np.ascontiguousarray(dm_kpts[:, n:, n:])
+        _, _, vxc = numint.nr_uks(self.cell, mf.grids, mf.xc, (dm_aa, dm_bb), 0, 1, mf.kpts, kpts_band)
+        out = np.zeros((len(kpts_band), 2 * n, 2 * n), dtype=complex)
+        out[:, :n, :n], out[:, n:, n:] = vxc[0], vxc[1]
+        return vj + out
+
+    def __call__(self, dm_kpts, kpts_band):
+        # GDF rebuilds its 3-index tensor for every new kpts_band set: one call; FFTDF/multigrid:
+        # chunks bound the memory.
+        chunk = len(kpts_band) if self.spinful else self.chunk
+        out = []
+        for start in range(0, len(kpts_band), chunk):
+            kb = kpts_band[start:start + chunk]
+            if self.spinful:
+                veff = self._veff_spinor(dm_kpts, kb)
+            else:
+                veff = self.mf.get_veff(self.cell, dm_kpts, kpts=self.mf.kpts, kpts_band=kb)
+            out.append(np.asarray(self.mf.get_hcore(self.cell, kb)) + np.asarray(veff))
+        return np.concatenate(out)
+
+
+def _initial_density(cell, mf, settings, spinful, nkpts):
+    dm_atoms = atomic_density_matrix(cell, settings.h0_density, settings.xc)
+    if spinful:
+        # non-magnetic spinor density: half the electrons in each spin, no spin-flip part
+        dm_atoms = np.kron(np.eye(2), dm_atoms / 2.0)
+    return np.repeat(dm_atoms[None], nkpts, axis=0).astype(complex if spinful else float)
+
+
+# ----------------------------------------------------------------------------- main entry
+def compute_structure(spec: StructureSpec, settings: PySCFSettings) -> tuple[HamiltonianRecord, dict]:
+    """Run the DFT recipe for one structure. Returns the record and the element bases used."""
+    from pyscf import __version__ as pyscf_version
+    from pyscf.pbc import dft
+
+    timings = {}
+    start = time.perf_counter()
+    cell, element_basis = build_cell(spec, settings)
+    spinful = bool(spec.soc)
+    lattice_bohr = cell.lattice_vectors()
+    scf_mesh = mesh_for_length(spec.lattice, settings.scf_kmesh_length_angstrom)
+    ft_mesh = [max(m, n) for m, n in zip(mesh_for_length(spec.lattice, 2 * settings.ft_range_angstrom), scf_mesh)]
+    kpts = cell.make_kpts(scf_mesh)
+    if spinful:
+        mf = dft.KGKS(cell, kpts, xc=settings.xc).density_fit()
+        mf.with_soc = True
+    else:
+        mf = dft.KRKS(cell, kpts, xc=settings.xc).multigrid_numint()
+    mf.conv_tol, mf.conv_tol_grad, mf.max_cycle = settings.conv_tol, settings.conv_tol_grad, settings.max_cycle
+    mf.verbose = 0
+
+    dm0 = _initial_density(cell, mf, settings, spinful, len(kpts))
+    timings["h0_density_s"] = time.perf_counter() - start
+    mf.kernel(dm0)
+    if not mf.converged:
+        raise ValidationFailedError(f"SCF did not converge in {settings.max_cycle} cycles", structure=spec.label)
+    dm = mf.make_rdm1()
+    timings["scf_s"] = time.perf_counter() - start - timings["h0_density_s"]
+
+    t0 = time.perf_counter()
+    operator = _FixedDensityOperator(mf, cell, spinful, settings.kpoint_chunk)
+    ft_kpts_frac = realspace.monkhorst_pack(ft_mesh)
+    ft_kpts = cell.get_abs_kpts(ft_kpts_frac)
+    hamiltonian_k = operator(dm, ft_kpts)
+    hamiltonian_0_k = operator(dm0, ft_kpts)
+    overlap_k = np.asarray(mf.get_ovlp(cell, ft_kpts))
+    timings["dense_k_s"] = time.perf_counter() - t0
+
+    translations = realspace.centred_translations(ft_mesh)
+    matrices_R = {name: realspace.k_to_real_space(m, ft_kpts_frac, translations)
+                  for name, m in (("hamiltonian_0", hamiltonian_0_k), ("hamiltonian", hamiltonian_k),
+                                  ("overlap", overlap_k))}
+    if not spinful:  # real orbitals + time reversal: H(R) is real, the imaginary part is FT noise
+        matrices_R = {name: m.real for name, m in matrices_R.items()}
+
+    record = _blocks_from_real_space(spec, cell, element_basis, matrices_R, translations, ft_mesh, settings, spinful)
+    record.reference_kpoints = cell.get_scaled_kpts(kpts)
+    record.reference_eigenvalues = np.asarray(mf.mo_energy) * units.HARTREE_TO_EV
+    nelectron = cell.nelectron
+    occupied = nelectron if spinful else nelectron // 2
+    energies = np.sort(record.reference_eigenvalues, axis=1)
+    vbm, cbm = energies[:, occupied - 1].max(), energies[:, occupied:].min() if energies.shape[1] > occupied else np.nan
+    record.fermi_energy = float(vbm)
+
+    tolerance_ev = settings.eigenvalue_tolerance_hartree * units.HARTREE_TO_EV
+    if settings.adaptive_pair_cutoff:
+        record = shortest_valid_cutoff(record, settings.min_pair_cutoff_angstrom, settings.pair_cutoff_angstrom,
+                                       settings.cutoff_safety * tolerance_ev)
+    error = check_eigenvalues(record)
+    if not error <= tolerance_ev:
+        raise ValidationFailedError(
+            f"eigenvalues of the stored H(T)(k), S(k) differ from the SCF's by {error / units.HARTREE_TO_EV:.2e} Ha "
+            f"(tolerance {settings.eigenvalue_tolerance_hartree:.0e} Ha); raise engine.pair_cutoff_angstrom "
+            f"(now {settings.pair_cutoff_angstrom}) or engine.ft_range_angstrom (now {settings.ft_range_angstrom})",
+            structure=spec.label)
+    timings["total_s"] = time.perf_counter() - start
+    delta = record.hamiltonian - record.hamiltonian_0
+    record.metadata.update(spec.metadata)
+    record.metadata.update({
+        "formula": record.formula, "engine": "pyscf", "pyscf_version": pyscf_version,
+        "xc": settings.xc, "h0_density": settings.h0_density, "soc": spinful,
+        "ke_cutoff_hartree": None if spinful else settings.ke_cutoff_hartree,
+        "scf_kmesh": scf_mesh, "ft_kmesh": ft_mesh, "scf_cycles": int(getattr(mf, "cycles", -1)),
+        "scf_energy_ev": float(mf.e_tot * units.HARTREE_TO_EV), "band_gap_ev": float(cbm - vbm),
+        "eigenvalue_check_ev": float(error), "max_abs_delta_h_ev": float(np.abs(delta).max()),
+        "pair_cutoff_angstrom": float(record.edge_distances().max()), "timings": timings,
+    })
+    return record, element_basis
+
+
+def check_eigenvalues(record: HamiltonianRecord) -> float:
+    """max |eig(H(T)(k), S(k)) − ε_DFT(k)| over the record's reference k-points, in eV."""
+    if not len(record.reference_kpoints):
+        return 0.0
+    computed = record.eigenvalues(record.reference_kpoints)
+    return float(np.abs(computed - np.sort(record.reference_eigenvalues, axis=1)).max())
+
+
+def shortest_valid_cutoff(record: HamiltonianRecord, minimum, maximum, tolerance_ev, step=0.25):
+    """The record truncated at the shortest pair cutoff (multiple of ``step`` in [minimum, maximum])
+    whose bands still match the SCF's within ``tolerance_ev``; the full record when none does.
+
+    Gaussian-basis matrix elements decay smoothly, so the error falls with the cutoff and a
+    bisection over the ladder suffices."""
+    distances = record.edge_distances()
+    ladder = np.arange(minimum, maximum + 1e-9, step)
+    truncated = lambda cut: record.select_edges(distances <= cut + 1e-6)
+    if not len(ladder) or check_eigenvalues(truncated(ladder[-1])) > tolerance_ev:
+        return record
+    low, high = 0, len(ladder) - 1  # invariant: ladder[high] passes
+    while low < high:
+        middle = (low + high) // 2
+        if check_eigenvalues(truncated(ladder[middle])) <= tolerance_ev:
+            high = middle
+        else:
+            low = middle + 1
+    return truncated(ladder[high])
+
+
+def _blocks_from_real_space(spec, cell, element_basis, matrices_R, translations, ft_mesh, settings, spinful):
+    positions_bohr = cell.atom_coords()
+    lattice_bohr = cell.lattice_vectors()
+    nao = cell.nao
+    atom_slices = [np.arange(p0, p1) for (_, _, p0, p1) in cell.aoslice_by_atom()]
+    if spinful:
+        atom_slices = [np.concatenate([s, s + nao]) for s in atom_slices]
+    transforms = []
+    for index in range(cell.natm):
+        transform = orbital_transform(element_basis[cell.atom_symbol(index)].shells, "pyscf")
+        transforms.append(transform)
+    cutoff_bohr = settings.pair_cutoff_angstrom * units.ANGSTROM_TO_BOHR
+    blocks = {}
+    for r, i, j, shift, distance, weight in realspace.minimal_image_pairs(
+            positions_bohr, lattice_bohr, ft_mesh, translations):
+        if distance > cutoff_bohr + 1e-8:
+            continue
+        key = (i, j, *map(int, shift))
+        rows, cols = np.ix_(atom_slices[i], atom_slices[j])
+        entry = {}
+        for name, matrix in matrices_R.items():
+            left, right = transforms[i], transforms[j]
+            if spinful and name != "overlap":
+                left, right = np.kron(np.eye(2), left), np.kron(np.eye(2), right)
+            block = matrix[r][rows, cols] if not (spinful and name == "overlap") else \
+                matrix[r][np.ix_(atom_slices[i][:len(atom_slices[i]) // 2], atom_slices[j][:len(atom_slices[j]) // 2])]
+            entry[name] = weight * (left @ block @ right.T) * (1.0 if name == "overlap" else units.HARTREE_TO_EV)
+        blocks[key] = entry
+    # exact hermiticity: H_ij(R) and H_ji(-R) from one averaged value
+    for (i, j, *shift), entry in blocks.items():
+        partner = blocks[(j, i, *(-s for s in shift))]
+        if (i, j, *shift) <= (j, i, *(-s for s in shift)):
+            for name in entry:
+                mean = 0.5 * (entry[name] + partner[name].conj().T)
+                entry[name], partner[name] = mean, mean.conj().T.copy()
+    keys = sorted(blocks, key=lambda k: (k[0], k[1], k[2:]))
+    dtype = np.dtype(settings.storage_dtype)
+    complex_dtype = np.result_type(dtype, np.complex64)
+    flat = {name: HamiltonianRecord.flatten_blocks([blocks[k][name] for k in keys]) for name in matrices_R}
+    cast = lambda a, spin: a.astype(complex_dtype if spin else dtype)
+    symbols = [cell.atom_symbol(i) for i in range(cell.natm)]
+    return HamiltonianRecord(
+        label=spec.label,
+        atomic_numbers=[atomic_number(s) for s in symbols],
+        positions=np.asarray(spec.positions, dtype=np.float64),
+        lattice=np.asarray(spec.lattice, dtype=np.float64),
+        orbital_counts=[element_basis[s].num_orbitals for s in symbols],
+        edge_index=[k[:2] for k in keys],
+        cell_shifts=[k[2:] for k in keys],
+        hamiltonian_0=cast(flat["hamiltonian_0"], spinful),
+        hamiltonian=cast(flat["hamiltonian"], spinful),
+        overlap=cast(flat["overlap"].real, False),
+        spinful=spinful,
+    )

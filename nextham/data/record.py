@@ -1,0 +1,188 @@
+"""One structure's Hamiltonian data in memory: the unit every reader, writer and generator shares."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import realspace
+from .basis import BasisSet, element_symbol
+from .errors import BasisMismatchError, CorruptShardError, MissingBlockError, NonFiniteBlockError
+
+MATRIX_KINDS = ("hamiltonian_0", "hamiltonian", "overlap")
+
+
+@dataclass
+class HamiltonianRecord:
+    """Blocks H_ij(R) of one crystal, in eV and Å, canonical orbital order.
+
+    Edges (i, j, R) are rows of ``edge_index`` / ``cell_shifts``. The blocks of every matrix are
+    concatenated row-major into one flat array with per-edge offsets: ``hamiltonian_0`` (H(0)),
+    ``hamiltonian`` (H(T)) — complex with spin-major (2n_i × 2n_j) blocks when ``spinful`` — and the
+    always spinless real ``overlap``.
+    """
+
+    label: str
+    atomic_numbers: np.ndarray
+    positions: np.ndarray
+    lattice: np.ndarray
+    orbital_counts: np.ndarray
+    edge_index: np.ndarray
+    cell_shifts: np.ndarray
+    hamiltonian_0: np.ndarray
+    hamiltonian: np.ndarray
+    overlap: np.ndarray
+    spinful: bool = False
+    fermi_energy: float = float("nan")
+    reference_kpoints: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
+    reference_eigenvalues: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.atomic_numbers = np.asarray(self.atomic_numbers, dtype=np.int64)
+        self.positions = np.asarray(self.positions, dtype=np.float64).reshape(-1, 3)
+        self.lattice = np.asarray(self.lattice, dtype=np.float64).reshape(3, 3)
+        self.orbital_counts = np.asarray(self.orbital_counts, dtype=np.int64)
+        self.edge_index = np.asarray(self.edge_index, dtype=np.int64).reshape(-1, 2)
+        self.cell_shifts = np.asarray(self.cell_shifts, dtype=np.int64).reshape(-1, 3)
+        self.reference_kpoints = np.asarray(self.reference_kpoints, dtype=np.float64).reshape(-1, 3)
+        self.reference_eigenvalues = np.asarray(self.reference_eigenvalues, dtype=np.float64)
+
+    # ------------------------------------------------------------------ sizes and offsets
+    @property
+    def num_atoms(self) -> int:
+        return len(self.atomic_numbers)
+
+    @property
+    def num_edges(self) -> int:
+        return len(self.edge_index)
+
+    @property
+    def spin_factor(self) -> int:
+        return 2 if self.spinful else 1
+
+    def block_shapes(self, kind: str) -> np.ndarray:
+        factor = self.spin_factor if kind != "overlap" else 1
+        counts = self.orbital_counts
+        return np.stack([counts[self.edge_index[:, 0]], counts[self.edge_index[:, 1]]], axis=1) * factor
+
+    def block_offsets(self, kind: str) -> np.ndarray:
+        sizes = self.block_shapes(kind).prod(axis=1)
+        return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+    def orbital_offsets(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.orbital_counts)]).astype(np.int64)
+
+    def blocks(self, kind: str):
+        """List of per-edge blocks (views into the flat array)."""
+        flat = getattr(self, kind)
+        offsets, shapes = self.block_offsets(kind), self.block_shapes(kind)
+        return [flat[offsets[e]:offsets[e + 1]].reshape(shapes[e]) for e in range(self.num_edges)]
+
+    @staticmethod
+    def flatten_blocks(blocks) -> np.ndarray:
+        if not len(blocks):
+            return np.zeros(0)
+        return np.concatenate([np.asarray(b).ravel() for b in blocks])
+
+    @property
+    def formula(self) -> str:
+        counts = {}
+        for z in self.atomic_numbers:
+            counts[element_symbol(z)] = counts.get(element_symbol(z), 0) + 1
+        return "".join(f"{s}{n if n > 1 else ''}" for s, n in counts.items())
+
+    def edge_vectors(self) -> np.ndarray:
+        """r_ij = τ_j + R·L − τ_i in Å."""
+        i, j = self.edge_index[:, 0], self.edge_index[:, 1]
+        return self.positions[j] + self.cell_shifts @ self.lattice - self.positions[i]
+
+    def edge_distances(self) -> np.ndarray:
+        return np.linalg.norm(self.edge_vectors(), axis=1)
+
+    def select_edges(self, keep) -> "HamiltonianRecord":
+        """A copy holding only the edges where ``keep`` (bool mask or index array) is true."""
+        keep = np.flatnonzero(np.asarray(keep)) if np.asarray(keep).dtype == bool else np.asarray(keep)
+        subset = {}
+        for kind in MATRIX_KINDS:
+            blocks = self.blocks(kind)
+            subset[kind] = self.flatten_blocks([blocks[e] for e in keep]).astype(getattr(self, kind).dtype)
+        return HamiltonianRecord(
+            label=self.label, atomic_numbers=self.atomic_numbers, positions=self.positions, lattice=self.lattice,
+            orbital_counts=self.orbital_counts, edge_index=self.edge_index[keep], cell_shifts=self.cell_shifts[keep],
+            spinful=self.spinful, fermi_energy=self.fermi_energy, reference_kpoints=self.reference_kpoints,
+            reference_eigenvalues=self.reference_eigenvalues, metadata=dict(self.metadata), **subset)
+
+    def edge_lookup(self) -> dict:
+        return {(int(i), int(j), *map(int, r)): e for e, ((i, j), r) in enumerate(zip(self.edge_index, self.cell_shifts))}
+
+    # ------------------------------------------------------------------ reciprocal space
+    def matrix_k(self, kind: str, kpoints_frac) -> np.ndarray:
+        """Bloch sum of one matrix. Spinful Hamiltonians come out as [all ↑ | all ↓]; the overlap of
+        a spinful record is returned spinless (use :meth:`overlap_k` for the spinor-sized one)."""
+        args = (self.blocks(kind), self.edge_index, self.cell_shifts, self.orbital_offsets(), kpoints_frac)
+        if self.spinful and kind != "overlap":
+            return realspace.bloch_sum_spinful(*args)
+        return realspace.bloch_sum(*args)
+
+    def overlap_k(self, kpoints_frac) -> np.ndarray:
+        overlap = self.matrix_k("overlap", kpoints_frac)
+        if self.spinful:
+            overlap = np.stack([np.kron(np.eye(2), s) for s in overlap])
+        return overlap
+
+    def eigenvalues(self, kpoints_frac, kind: str = "hamiltonian") -> np.ndarray:
+        return realspace.generalized_eigvalsh(self.matrix_k(kind, kpoints_frac), self.overlap_k(kpoints_frac))
+
+    # ------------------------------------------------------------------ checks
+    def validate(self, basis: BasisSet | None = None, path=None, hermiticity_tolerance: float = 1e-6):
+        """Raise a :class:`~nextham.data.errors.DataError` naming ``path`` and the structure when the
+        record is malformed: unknown element or basis mismatch, wrong array sizes, NaN/inf, missing
+        on-site blocks or missing/non-Hermitian partners H_ji(−R)."""
+        where = {"path": path, "structure": self.label}
+        if basis is not None:
+            expected = basis.orbital_counts(self.atomic_numbers)  # raises UnknownElementError
+            if not np.array_equal(expected, self.orbital_counts):
+                bad = int(np.flatnonzero(expected != self.orbital_counts)[0])
+                raise BasisMismatchError(
+                    f"atom {bad} ({element_symbol(self.atomic_numbers[bad])}) has {self.orbital_counts[bad]} "
+                    f"orbitals but the basis {basis.for_atomic_number(self.atomic_numbers[bad]).describe()} "
+                    f"has {expected[bad]}", **where)
+        if len(self.orbital_counts) != self.num_atoms or len(self.positions) != self.num_atoms:
+            raise CorruptShardError("atom arrays have different lengths", **where)
+        if len(self.cell_shifts) != self.num_edges:
+            raise CorruptShardError("edge_index and cell_shifts have different lengths", **where)
+        if self.num_edges and (self.edge_index.min() < 0 or self.edge_index.max() >= self.num_atoms):
+            raise CorruptShardError("edge_index refers to atoms that do not exist", **where)
+        for kind in MATRIX_KINDS:
+            flat = getattr(self, kind)
+            expected_size = self.block_offsets(kind)[-1]
+            if flat.size != expected_size:
+                raise BasisMismatchError(
+                    f"{kind} holds {flat.size} entries, the basis and edges imply {expected_size}", **where)
+            finite = np.isfinite(flat)
+            if not finite.all():
+                first = int(np.flatnonzero(~finite)[0])
+                edge = int(np.searchsorted(self.block_offsets(kind), first, side="right") - 1)
+                i, j = self.edge_index[edge]
+                raise NonFiniteBlockError(
+                    f"{kind} block of edge {edge} (i={i}, j={j}, R={self.cell_shifts[edge].tolist()}) "
+                    f"contains NaN or inf", **where)
+        lookup = self.edge_lookup()
+        for atom in range(self.num_atoms):
+            if (atom, atom, 0, 0, 0) not in lookup:
+                raise MissingBlockError(f"on-site block of atom {atom} is missing", **where)
+        blocks = {kind: self.blocks(kind) for kind in MATRIX_KINDS}
+        for (i, j, *shift), e in lookup.items():
+            partner = lookup.get((j, i, *(-s for s in shift)))
+            if partner is None:
+                raise MissingBlockError(
+                    f"block (i={i}, j={j}, R={shift}) has no Hermitian partner (i={j}, j={i}, R={[-s for s in shift]})",
+                    **where)
+            for kind in MATRIX_KINDS:
+                deviation = np.abs(blocks[kind][e] - blocks[kind][partner].conj().T).max(initial=0.0)
+                if deviation > hermiticity_tolerance:
+                    raise CorruptShardError(
+                        f"{kind} is not Hermitian: |H_ij(R) - H_ji(-R)^†| = {deviation:.3g} eV "
+                        f"for (i={i}, j={j}, R={shift})", **where)
+        return self

@@ -1,0 +1,364 @@
+"""Sharded HDF5 storage: many structures per shard, one flat array per matrix plus offsets.
+
+Shard layout (all arrays concatenated over the shard's structures)::
+
+    label (S,) str            atom_ptr (S+1,)        edge_ptr (S+1,)
+    lattice (S,3,3) Å         spinful (S,) bool      fermi_energy (S,) eV     metadata (S,) JSON
+    atomic_numbers (N,)       positions (N,3) Å      orbital_counts (N,)
+    edge_index (E,2) (i, j)   cell_shift (E,3) R     (i, j local to their structure)
+    hamiltonian_ptr (E+1,)    hamiltonian_0 (M,)     hamiltonian (M,)          eV
+    overlap_ptr (E+1,)        overlap (M_S,)
+    kpoint_ptr (S+1,)         reference_kpoints (K,3) fractional
+    eigen_ptr (S+1,)          reference_eigenvalues (·,) eV, the DFT code's own at those k-points
+
+Spinful blocks are complex and stored as interleaved (re, im) real pairs, so ``hamiltonian_ptr``
+counts real numbers; a shard may mix spinless and spinful structures. A dataset is a folder of
+shards plus ``manifest.json`` (elements, basis, units, counts, provenance, split). Shards and the
+manifest are written to a temporary file and renamed, so a crash never leaves a half-written file.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from .basis import BasisSet
+from .errors import CorruptShardError, DataError
+from .record import HamiltonianRecord
+
+FORMAT_NAME = "nextham-shards"
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+ORBITAL_CONVENTION = ("real spherical harmonics, m = -l..l within each shell, z polar axis "
+                      "(DeepH 'wiki' order); spinful blocks spin-major [[uu, ud], [du, dd]]; overlap spinless")
+INDEX_DATASETS = ("label", "atom_ptr", "edge_ptr", "lattice", "spinful", "fermi_energy", "metadata",
+                  "atomic_numbers", "positions", "orbital_counts", "edge_index", "cell_shift",
+                  "hamiltonian_ptr", "overlap_ptr", "kpoint_ptr", "reference_kpoints", "eigen_ptr",
+                  "reference_eigenvalues", "reference_num_bands")
+BLOCK_DATASETS = ("hamiltonian_0", "hamiltonian", "overlap")
+
+
+def atomic_write(path: Path, write):
+    """Call ``write(temporary_path)`` then rename over ``path``; the temporary file never survives."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def _as_real(array, spinful):
+    array = np.asarray(array)
+    return np.ascontiguousarray(array).view(array.real.dtype) if spinful else array
+
+
+def write_shard(path, records, basis: BasisSet | None = None, dtype: str | None = None, compression=None):
+    """Validate ``records`` and write them as one shard, atomically."""
+    records = list(records)
+    for record in records:
+        record.validate(basis, path=path)
+    if dtype is None:
+        dtype = np.result_type(*[r.hamiltonian.real.dtype for r in records]) if records else np.float64
+
+    def pointers(sizes):
+        return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+    def concat(arrays, shape_tail=(), kind=np.float64):
+        arrays = [np.asarray(a) for a in arrays]
+        return np.concatenate(arrays) if arrays else np.zeros((0,) + shape_tail, dtype=kind)
+
+    def write(temporary):
+        with h5py.File(temporary, "w") as f:
+            f.attrs["format"] = FORMAT_NAME
+            f.attrs["format_version"] = FORMAT_VERSION
+            f.attrs["units"] = "eV, angstrom"
+            f.create_dataset("label", data=np.array([r.label for r in records], dtype=h5py.string_dtype()))
+            f.create_dataset("metadata", data=np.array([json.dumps(r.metadata, default=float) for r in records],
+                                                       dtype=h5py.string_dtype()))
+            f["atom_ptr"] = pointers([r.num_atoms for r in records])
+            f["edge_ptr"] = pointers([r.num_edges for r in records])
+            f["lattice"] = concat([r.lattice[None] for r in records], (3, 3))
+            f["spinful"] = np.array([r.spinful for r in records], dtype=bool)
+            f["fermi_energy"] = np.array([r.fermi_energy for r in records], dtype=np.float64)
+            f["atomic_numbers"] = concat([r.atomic_numbers for r in records], kind=np.int64).astype(np.int16)
+            f["positions"] = concat([r.positions for r in records], (3,))
+            f["orbital_counts"] = concat([r.orbital_counts for r in records], kind=np.int64).astype(np.int32)
+            f["edge_index"] = concat([r.edge_index for r in records], (2,), np.int64).astype(np.int32)
+            f["cell_shift"] = concat([r.cell_shifts for r in records], (3,), np.int64).astype(np.int32)
+            ham_sizes = np.concatenate([np.diff(r.block_offsets("hamiltonian")) * (2 if r.spinful else 1)
+                                        for r in records]) if records else np.zeros(0)
+            f["hamiltonian_ptr"] = pointers(ham_sizes)
+            f["overlap_ptr"] = pointers(np.concatenate([np.diff(r.block_offsets("overlap")) for r in records])
+                                        if records else np.zeros(0))
+            for name in BLOCK_DATASETS:
+                data = concat([_as_real(getattr(r, name), r.spinful and name != "overlap") for r in records])
+                f.create_dataset(name, data=data.astype(dtype), compression=compression,
+                                 shuffle=compression is not None)
+            f["kpoint_ptr"] = pointers([len(r.reference_kpoints) for r in records])
+            f["reference_kpoints"] = concat([r.reference_kpoints for r in records], (3,))
+            f["eigen_ptr"] = pointers([r.reference_eigenvalues.size for r in records])
+            f["reference_eigenvalues"] = concat([r.reference_eigenvalues.ravel() for r in records])
+            f["reference_num_bands"] = np.array([r.reference_eigenvalues.shape[-1] if r.reference_eigenvalues.size
+                                                 else 0 for r in records], dtype=np.int64)
+
+    atomic_write(path, write)
+    return Path(path)
+
+
+class ShardReader:
+    """Random access to the structures of one shard.
+
+    The HDF5 handle is opened lazily and per process (a DataLoader worker forked after construction
+    opens its own); the small index arrays are read once per process."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._pid = None
+        self._file = None
+        self._index = None
+
+    def _open(self):
+        if self._pid == os.getpid() and self._file is not None:
+            return
+        self._pid, self._file = os.getpid(), None
+        try:
+            self._file = h5py.File(self.path, "r")
+            if self._file.attrs.get("format") != FORMAT_NAME:
+                raise CorruptShardError("not a nextham shard (missing format attribute)", path=self.path)
+            self._index = {name: self._file[name][()] for name in INDEX_DATASETS}
+        except CorruptShardError:
+            raise
+        except (OSError, KeyError, ValueError) as error:
+            self._file = None
+            raise CorruptShardError(f"cannot read shard: {error}", path=self.path) from error
+        self._check_index()
+
+    def _check_index(self):
+        index = self._index
+        sizes = {
+            "atom_ptr": len(index["atomic_numbers"]), "edge_ptr": len(index["edge_index"]),
+            "kpoint_ptr": len(index["reference_kpoints"]), "eigen_ptr": len(index["reference_eigenvalues"]),
+            "hamiltonian_ptr": self._file["hamiltonian"].shape[0], "overlap_ptr": self._file["overlap"].shape[0],
+        }
+        for name, size in sizes.items():
+            pointer = index[name]
+            if len(pointer) == 0 or pointer[0] != 0 or pointer[-1] != size or np.any(np.diff(pointer) < 0):
+                raise CorruptShardError(f"index {name} is inconsistent with its data ({size} entries)", path=self.path)
+        if self._file["hamiltonian_0"].shape != self._file["hamiltonian"].shape:
+            raise CorruptShardError("hamiltonian_0 and hamiltonian have different sizes", path=self.path)
+
+    def __len__(self):
+        self._open()
+        return len(self._index["label"])
+
+    @property
+    def labels(self):
+        self._open()
+        return [label.decode() if isinstance(label, bytes) else str(label) for label in self._index["label"]]
+
+    def num_edges(self, position: int) -> int:
+        self._open()
+        pointer = self._index["edge_ptr"]
+        return int(pointer[position + 1] - pointer[position])
+
+    def read(self, position: int) -> HamiltonianRecord:
+        self._open()
+        index = self._index
+        label = self.labels[position]
+        try:
+            a0, a1 = index["atom_ptr"][position:position + 2]
+            e0, e1 = index["edge_ptr"][position:position + 2]
+            k0, k1 = index["kpoint_ptr"][position:position + 2]
+            v0, v1 = index["eigen_ptr"][position:position + 2]
+            h0, h1 = index["hamiltonian_ptr"][e0], index["hamiltonian_ptr"][e1]
+            s0, s1 = index["overlap_ptr"][e0], index["overlap_ptr"][e1]
+            spinful = bool(index["spinful"][position])
+            blocks = {}
+            for name in BLOCK_DATASETS:
+                lo, hi = (s0, s1) if name == "overlap" else (h0, h1)
+                data = self._file[name][lo:hi]
+                if spinful and name != "overlap":
+                    data = data.view(np.result_type(data.dtype, np.complex64))
+                blocks[name] = data
+            nbands = int(index["reference_num_bands"][position])
+            eigenvalues = index["reference_eigenvalues"][v0:v1]
+            record = HamiltonianRecord(
+                label=label,
+                atomic_numbers=index["atomic_numbers"][a0:a1],
+                positions=index["positions"][a0:a1],
+                lattice=index["lattice"][position],
+                orbital_counts=index["orbital_counts"][a0:a1],
+                edge_index=index["edge_index"][e0:e1],
+                cell_shifts=index["cell_shift"][e0:e1],
+                spinful=spinful,
+                fermi_energy=float(index["fermi_energy"][position]),
+                reference_kpoints=index["reference_kpoints"][k0:k1],
+                reference_eigenvalues=eigenvalues.reshape(-1, nbands) if nbands else np.zeros((0, 0)),
+                metadata=json.loads(index["metadata"][position]),
+                **blocks,
+            )
+        except (OSError, ValueError, KeyError) as error:
+            raise CorruptShardError(f"cannot read structure: {error}", path=self.path, structure=label) from error
+        return record
+
+    def __iter__(self):
+        for position in range(len(self)):
+            yield self.read(position)
+
+    def close(self):
+        if self._file is not None:
+            self._file.close()
+        self._file = None
+
+    def __getstate__(self):
+        # h5py handles do not pickle; a worker process reopens the file
+        state = dict(self.__dict__)
+        state.update(_file=None, _pid=None, _index=None)
+        return state
+
+
+# ----------------------------------------------------------------------------- manifest / dataset
+def split_of(label: str, fractions: dict) -> str:
+    """Deterministic split from a hash of the label: stable when a dataset grows or is resumed."""
+    value = int(hashlib.sha256(label.encode()).hexdigest()[:8], 16) / 2 ** 32
+    total = 0.0
+    for name, fraction in fractions.items():
+        total += fraction
+        if value < total:
+            return name
+    return list(fractions)[-1]
+
+
+def read_manifest(root) -> dict:
+    path = Path(root) / MANIFEST_NAME
+    try:
+        manifest = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataError("no manifest.json: not a nextham dataset folder", path=path) from None
+    except json.JSONDecodeError as error:
+        raise CorruptShardError(f"manifest is not valid JSON: {error}", path=path) from None
+    if manifest.get("format") != FORMAT_NAME:
+        raise CorruptShardError(f"manifest format is {manifest.get('format')!r}, expected {FORMAT_NAME!r}", path=path)
+    return manifest
+
+
+def write_manifest(root, manifest: dict):
+    text = json.dumps(manifest, indent=1, sort_keys=False, default=float)
+    atomic_write(Path(root) / MANIFEST_NAME, lambda temporary: Path(temporary).write_text(text))
+
+
+class ShardedDataset:
+    """A dataset folder: manifest plus shards, read-only."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+        self.manifest = read_manifest(self.root)
+        self.basis = BasisSet.from_dict(self.manifest["basis"])
+        self.shards = [ShardReader(self.root / shard["file"]) for shard in self.manifest["shards"]]
+        self._locations = {}
+        for shard_number, shard in enumerate(self.manifest["shards"]):
+            for position, label in enumerate(shard["structures"]):
+                self._locations[label] = (shard_number, position)
+
+    @property
+    def labels(self):
+        return list(self._locations)
+
+    def split_labels(self, split: str):
+        return list(self.manifest.get("split", {}).get(split, []))
+
+    def __len__(self):
+        return len(self._locations)
+
+    def read(self, label: str) -> HamiltonianRecord:
+        try:
+            shard_number, position = self._locations[label]
+        except KeyError:
+            raise DataError(f"no structure {label!r} in this dataset", path=self.root) from None
+        reader = self.shards[shard_number]
+        record = reader.read(position)
+        if record.label != label:
+            raise CorruptShardError(f"manifest says position {position} holds {label!r}, shard holds {record.label!r}",
+                                    path=reader.path, structure=label)
+        return record
+
+    def __iter__(self):
+        for reader in self.shards:
+            yield from reader
+
+
+class DatasetWriter:
+    """Appends shards to a dataset folder and keeps its manifest current after every shard."""
+
+    def __init__(self, root, basis: BasisSet | None = None, provenance: dict | None = None,
+                 split_fractions: dict | None = None, dtype: str = "float64", compression=None):
+        self.root = Path(root)
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.dtype, self.compression = dtype, compression
+        if (self.root / MANIFEST_NAME).exists():
+            self.manifest = read_manifest(self.root)
+            self.basis = BasisSet.from_dict(self.manifest["basis"])
+        else:
+            self.manifest = {
+                "format": FORMAT_NAME, "format_version": FORMAT_VERSION,
+                "units": {"energy": "eV", "length": "angstrom", "kpoints": "fractional"},
+                "orbital_convention": ORBITAL_CONVENTION,
+                "elements": [], "basis": {}, "counts": {}, "shards": [],
+                "provenance": provenance or {},
+                "split_fractions": split_fractions or {"train": 0.8, "val": 0.1, "test": 0.1},
+                "split": {}, "failed": {},
+            }
+            self.basis = BasisSet()
+        if basis is not None:
+            self.basis = self.basis.merge(basis, path=self.root / MANIFEST_NAME)
+
+    @property
+    def completed_labels(self) -> set:
+        return {label for shard in self.manifest["shards"] for label in shard["structures"]}
+
+    def add_basis(self, basis: BasisSet):
+        self.basis = self.basis.merge(basis, path=self.root / MANIFEST_NAME)
+
+    def record_failure(self, label: str, reason: str):
+        self.manifest["failed"][label] = reason
+        write_manifest(self.root, self._refresh())
+
+    def append_shard(self, records):
+        records = list(records)
+        if not records:
+            return None
+        number = 1 + max([int(s["file"].split("-")[1].split(".")[0]) for s in self.manifest["shards"]], default=-1)
+        name = f"shard-{number:05d}.h5"
+        write_shard(self.root / name, records, self.basis, dtype=self.dtype, compression=self.compression)
+        self.manifest["shards"].append({
+            "file": name, "structures": [r.label for r in records],
+            "num_atoms": int(sum(r.num_atoms for r in records)), "num_edges": int(sum(r.num_edges for r in records)),
+        })
+        for record in records:
+            self.manifest["failed"].pop(record.label, None)
+        write_manifest(self.root, self._refresh())
+        return self.root / name
+
+    def _refresh(self):
+        manifest = self.manifest
+        manifest["basis"] = self.basis.to_dict()
+        manifest["elements"] = sorted(manifest["basis"])
+        labels = [label for shard in manifest["shards"] for label in shard["structures"]]
+        manifest["split"] = {name: [] for name in manifest["split_fractions"]}
+        for label in labels:
+            manifest["split"][split_of(label, manifest["split_fractions"])].append(label)
+        manifest["counts"] = {
+            "structures": len(labels), "shards": len(manifest["shards"]),
+            "atoms": int(sum(s["num_atoms"] for s in manifest["shards"])),
+            "edges": int(sum(s["num_edges"] for s in manifest["shards"])),
+            "failed": len(manifest["failed"]),
+        }
+        return manifest

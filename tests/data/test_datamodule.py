@@ -1,0 +1,85 @@
+"""Padded graph batches, edge-budget batching and the DDP split."""
+import numpy as np
+import pytest
+import torch
+
+from nextham.data.basis import atomic_number
+from nextham.data.datamodule import EdgeBudgetBatchSampler, HamiltonianDataModule
+from nextham.data.graphs import collate_graphs, record_to_sample
+from nextham.data.layout import OrbitalLayout
+
+
+@pytest.fixture(scope="module")
+def datamodule():
+    return HamiltonianDataModule(edge_budget=1500, max_edge_length_angstrom=8.0)
+
+
+def test_layout_slots(embedded):
+    layout = OrbitalLayout(embedded.basis)
+    for symbol, element in embedded.basis.elements.items():
+        positions = layout.orbital_positions(atomic_number(symbol))
+        assert len(positions) == element.num_orbitals and len(set(positions)) == len(positions)
+        ls = [layout.slot_ls[np.searchsorted(layout.slot_starts, p, side="right") - 1] for p in positions]
+        assert ls == [l for l in element.shells for _ in range(2 * l + 1)]  # every orbital lands in a slot of its l
+
+
+def test_batches_hold_the_stored_blocks(datamodule):
+    batch = next(iter(datamodule.train_dataloader()))
+    assert batch.spinful == datamodule.spinful
+    assert int(batch.num_edges.sum()) == batch.edge_index.shape[1] == batch.hamiltonian.shape[0]
+    assert float(batch.edge_lengths.max()) <= 8.0 + 1e-9
+    # nothing outside the masks, everything inside comes from the record
+    assert torch.all(batch.hamiltonian[~batch.orbital_mask] == 0) and torch.all(batch.overlap[~batch.overlap_mask] == 0)
+    record = datamodule.dataset.read(batch.labels[0])
+    kept = record.select_edges(record.edge_distances() <= 8.0 + 1e-9)
+    first_blocks = kept.blocks("hamiltonian")
+    mask = batch.orbital_mask[0]
+    values = batch.hamiltonian[0][mask].numpy()
+    expected = np.kron(np.eye(2), first_blocks[0]) if batch.spinful and not kept.spinful else first_blocks[0]
+    np.testing.assert_allclose(np.sort(values.real.ravel()), np.sort(np.asarray(expected).real.ravel()), rtol=1e-6)
+    # edge vectors are τ_j + R·L − τ_i
+    i, j = batch.edge_index
+    shift = torch.einsum("ec,ecd->ed", batch.cell_shifts.to(batch.lattice.dtype), batch.lattice[batch.edge_batch])
+    torch.testing.assert_close(batch.edge_vectors, batch.positions[j] + shift - batch.positions[i])
+
+
+def test_spinful_batches_keep_hermiticity(datamodule):
+    for batch in datamodule.train_dataloader():
+        h = batch.hamiltonian
+        lookup = {(int(a), int(b), *batch.cell_shifts[e].tolist()): e for e, (a, b) in enumerate(batch.edge_index.T)}
+        for (a, b, *shift), e in list(lookup.items())[:200]:
+            partner = lookup[(b, a, *(-s for s in shift))]
+            torch.testing.assert_close(h[e], h[partner].conj().T)
+        break
+
+
+def test_edge_budget_and_ddp_split():
+    rng = np.random.default_rng(0)
+    shards, counts = rng.integers(0, 3, size=30), rng.integers(100, 900, size=30)
+    single = EdgeBudgetBatchSampler(shards, counts, edge_budget=1500, seed=1, rank=0, world_size=1)
+    batches = list(single)
+    assert sorted(i for b in batches for i in b) == list(range(30))
+    assert all(counts[b].sum() <= 1500 or len(b) == 1 for b in batches)
+    ranks = [list(EdgeBudgetBatchSampler(shards, counts, 1500, seed=1, rank=r, world_size=2)) for r in range(2)]
+    assert len(ranks[0]) == len(ranks[1])  # equal counts: DDP collectives never wait on a missing batch
+    covered = {i for rank in ranks for b in rank for i in b}
+    assert covered == set(range(30))
+    single.set_epoch(1)
+    assert list(single) != batches  # reshuffled every epoch
+
+
+def test_workers_open_their_own_handles(datamodule):
+    datamodule.hparams.num_workers = 2
+    try:
+        labels = [label for batch in datamodule.val_dataloader() for label in batch.labels]
+    finally:
+        datamodule.hparams.num_workers = 0
+    assert sorted(labels) == sorted(datamodule.dataset.split_labels("val"))
+
+
+def test_spinless_structure_in_spinful_batch_is_spin_diagonal(embedded, spinless_record):
+    layout = OrbitalLayout(embedded.basis)
+    batch = collate_graphs([record_to_sample(spinless_record, spinful=True)], layout, spinful=True)
+    p = layout.num_orbitals
+    torch.testing.assert_close(batch.hamiltonian[:, :p, :p], batch.hamiltonian[:, p:, p:])
+    assert torch.all(batch.hamiltonian[:, :p, p:] == 0)
