@@ -28,3 +28,25 @@ def test_generation_configs_expand(name):
     config = load_config(CONFIG_ROOT / "data" / name, ["seed=3"])
     specs = structure_specs(config)
     assert config["seed"] == 3 and len(specs) == sum(int(e.get("variants", 1)) for e in config["library"])
+
+
+def test_network_defaults_are_the_model_config():
+    from nextham.models.network import DEFAULT_HIDDEN_MULTIPLICITIES, DEFAULT_TRACEGRAD, NextHAMNet
+
+    config = load_config(CONFIG_ROOT / "model" / "nextham.yaml")
+    parameters = inspect.signature(NextHAMNet.__init__).parameters
+    assert set(config["network"]) == set(parameters) - {"self", "slot_ls", "spinful_input"}
+    resolved = {"hidden_multiplicities": DEFAULT_HIDDEN_MULTIPLICITIES, "tracegrad": DEFAULT_TRACEGRAD}
+    for name, value in config["network"].items():
+        default = parameters[name].default
+        assert (resolved[name] if default is None else default) == value, name
+    assert [m["distance_range"] for m in config["members"]] == [[0.0, 1.0], [1.0, 2.0], [2.0, 4.0], [4.0, 6.0]]
+
+
+def test_loss_defaults_are_the_loss_config():
+    from nextham.losses import CompositeLoss
+    from nextham.losses.context import DEFAULT_KSPACE
+
+    config = load_config(CONFIG_ROOT / "loss" / "nextham.yaml")
+    assert config["kspace"] == DEFAULT_KSPACE
+    assert config["trace_balance"] == inspect.signature(CompositeLoss.__init__).parameters["trace_balance"].default

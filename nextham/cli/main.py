@@ -4,10 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import data_commands
+from . import data_commands, train_commands
 
 COMMANDS = {
     "data": data_commands,
+    "train": train_commands,  # fit, test, predict, bands
 }
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.linalg
 
 from .errors import BasisMismatchError, UnknownElementError
 
@@ -156,16 +157,16 @@ def shell_transform(l: int, convention: str) -> np.ndarray:
     return transform
 
 
+def _per_shell_block_diagonal(shells, shell_matrix) -> np.ndarray:
+    """One atom's orbital matrix assembled from ``shell_matrix(l)`` for each of its shells."""
+    cache = {}
+    return scipy.linalg.block_diag(*[cache.setdefault(l, shell_matrix(l)) for l in shells]) if len(shells) \
+        else np.zeros((0, 0))
+
+
 def orbital_transform(shells, convention: str) -> np.ndarray:
     """Block-diagonal U (n × n) with canonical orbitals = U @ convention orbitals for one atom."""
-    n = sum(2 * l + 1 for l in shells)
-    transform = np.zeros((n, n))
-    start = 0
-    for l in shells:
-        size = 2 * l + 1
-        transform[start:start + size, start:start + size] = shell_transform(l, convention)
-        start += size
-    return transform
+    return _per_shell_block_diagonal(shells, lambda l: shell_transform(l, convention))
 
 
 def convert_block(block, shells_i, shells_j, source: str, target: str, spinful: bool = False):
@@ -238,14 +239,7 @@ def su2_from_rotation(rotation) -> np.ndarray:
 
 def orbital_rotation(shells, rotation) -> np.ndarray:
     """Block-diagonal Wigner matrix of one atom's orbitals."""
-    n = sum(2 * l + 1 for l in shells)
-    out = np.zeros((n, n))
-    start = 0
-    for l in shells:
-        size = 2 * l + 1
-        out[start:start + size, start:start + size] = wigner_D(l, rotation)
-        start += size
-    return out
+    return _per_shell_block_diagonal(shells, lambda l: wigner_D(l, rotation))
 
 
 def rotate_block(block, shells_i, shells_j, rotation, spinful: bool = False):

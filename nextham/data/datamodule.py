@@ -2,10 +2,10 @@
 
 * :class:`ShardStructureDataset` reads one structure per index; every DataLoader worker opens its
   own shard handles (:class:`~nextham.data.shards.ShardReader` reopens after a fork).
-* :class:`EdgeBudgetBatchSampler` walks the shards in a shuffled order, structures shuffled within
-  each shard (reads stay shard-local), packs consecutive structures into batches of at most
-  ``edge_budget`` blocks, and deals the batches round-robin to the DDP ranks, padding so that every
-  rank gets the same number of batches (unequal counts hang collective operations).
+* :class:`EdgeBudgetBatchSampler` deals the shards to the DDP ranks, walks each rank's shards in a
+  shuffled order with structures shuffled within each shard (reads stay shard-local), packs them
+  into batches of at most ``edge_budget`` blocks, and pads so that every rank yields the same number
+  of batches (unequal counts hang collective operations).
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class ShardStructureDataset(Dataset):
         self.labels = list(labels)
         self.spinful = spinful
         self.max_edge_length = max_edge_length
-        self.locations = [dataset._locations[label] for label in self.labels]
+        self.locations = [dataset.location(label) for label in self.labels]
 
     def __len__(self):
         return len(self.labels)
@@ -50,7 +50,12 @@ def _distributed_rank_and_size():
 
 class EdgeBudgetBatchSampler(Sampler):
     """Batches of whole structures with at most ``edge_budget`` blocks each (a structure larger than
-    the budget forms a batch alone)."""
+    the budget forms a batch alone).
+
+    Every epoch the shards are shuffled and dealt round-robin to the DDP ranks (when there are fewer
+    shards than ranks, the structures are dealt instead); each rank packs its structures in shard
+    order, shuffled within each shard. All ranks compute all ranks' plans (deterministic in seed and
+    epoch) and pad theirs cyclically to the longest, so every rank yields the same number of batches."""
 
     def __init__(self, shard_of, edge_counts, edge_budget: int, shuffle: bool = True, seed: int = 0,
                  rank: int | None = None, world_size: int | None = None):
@@ -68,15 +73,7 @@ class EdgeBudgetBatchSampler(Sampler):
             return self._rank, self._world_size or 1
         return _distributed_rank_and_size()
 
-    def global_batches(self):
-        rng = np.random.default_rng([self.seed, self.epoch])
-        shards = np.unique(self.shard_of)
-        if self.shuffle:
-            shards = rng.permutation(shards)
-        order = []
-        for shard in shards:
-            members = np.flatnonzero(self.shard_of == shard)
-            order.extend(rng.permutation(members) if self.shuffle else members)
+    def _pack(self, order):
         batches, current, edges = [], [], 0
         for index in order:
             if current and edges + self.edge_counts[index] > self.edge_budget:
@@ -88,16 +85,34 @@ class EdgeBudgetBatchSampler(Sampler):
             batches.append(current)
         return batches
 
+    def plans(self, world_size: int):
+        """The batches of every rank for the current epoch, before padding."""
+        rng = np.random.default_rng([self.seed, self.epoch])
+        shards = np.unique(self.shard_of)
+        if self.shuffle:
+            shards = rng.permutation(shards)
+        members = {}
+        for shard in shards:
+            inside = np.flatnonzero(self.shard_of == shard)
+            members[shard] = rng.permutation(inside) if self.shuffle else inside
+        if len(shards) >= world_size:
+            orders = [np.concatenate([members[s] for s in shards[r::world_size]]) for r in range(world_size)]
+        else:
+            everything = np.concatenate([members[s] for s in shards]) if len(shards) else np.zeros(0, int)
+            orders = [everything[r::world_size] for r in range(world_size)]
+        return [self._pack(order) for order in orders]
+
     def __iter__(self):
         rank, world_size = self._ranks()
-        batches = self.global_batches()
-        per_rank = math.ceil(len(batches) / world_size) if batches else 0
-        padded = batches + batches[:per_rank * world_size - len(batches)]
-        yield from padded[rank::world_size]
+        plans = self.plans(world_size)
+        length = max(len(plan) for plan in plans)
+        mine = plans[rank]
+        for step in range(length if mine else 0):
+            yield mine[step % len(mine)]
 
     def __len__(self):
         _, world_size = self._ranks()
-        return math.ceil(len(self.global_batches()) / world_size)
+        return max(len(plan) for plan in self.plans(world_size))
 
 
 class HamiltonianDataModule(L.LightningDataModule):
@@ -118,19 +133,8 @@ class HamiltonianDataModule(L.LightningDataModule):
         self.root = Path(root) if root else embedded_dataset_path()
         self.dataset = ShardedDataset(self.root)
         self.layout = OrbitalLayout(self.dataset.basis)
-        if spin_mode == "auto":
-            spinful = self._any_spinful()
-        else:
-            spinful = spin_mode == "spinful"
-        self.spinful = spinful
+        self.spinful = self.dataset.has_spinful if spin_mode == "auto" else spin_mode == "spinful"
         self.dtype = getattr(torch, dtype)
-
-    def _any_spinful(self) -> bool:
-        for reader in self.dataset.shards:
-            reader._open()
-            if reader._index["spinful"].any():
-                return True
-        return False
 
     def split_dataset(self, split: str) -> ShardStructureDataset:
         labels = self.dataset.split_labels(split)

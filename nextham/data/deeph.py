@@ -109,8 +109,9 @@ def _write_matrix_file(path, record, kind, blocks):
     atomic_write(path, write)
 
 
-def write_deeph(folder, record: HamiltonianRecord, basis: BasisSet):
-    """Write one structure in the DeepH new format (folder = ``<root>/dft/<label>``)."""
+def write_deeph(folder, record: HamiltonianRecord, basis: BasisSet, hamiltonian_name: str = "hamiltonian.h5"):
+    """Write one structure in the DeepH new format (folder = ``<root>/dft/<label>``); predictions go to
+    ``hamiltonian_pred.h5`` as DeepH inference names them."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     record = reorder_atoms(record, _grouped_order(record.atomic_numbers))
@@ -123,6 +124,7 @@ def write_deeph(folder, record: HamiltonianRecord, basis: BasisSet):
     }
     (folder / "info.json").write_text(json.dumps(info, indent=1))
     for kind, name in NEW_FILES.items():
+        name = hamiltonian_name if kind == "hamiltonian" else name
         _write_matrix_file(folder / name, record, kind, record.blocks(kind))
 
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -40,6 +43,14 @@ def structure_specs(config) -> list:
     return specs
 
 
+def engine_settings_for(spec, engine_settings: dict) -> dict:
+    """The config's engine section with the spec's per-entry overrides on top (``soc`` merged too)."""
+    merged = {**engine_settings, **spec.engine_overrides}
+    if "soc" in spec.engine_overrides:
+        merged["soc"] = {**engine_settings.get("soc", {}), **spec.engine_overrides["soc"]}
+    return merged
+
+
 def _init_worker(threads: int):
     os.environ["OMP_NUM_THREADS"] = str(threads)
     from pyscf import lib
@@ -52,6 +63,44 @@ def _compute_with_pyscf(spec, engine_settings):
 
     record, element_basis = compute_structure(spec, PySCFSettings.from_dict(engine_settings))
     return record, {symbol: basis.to_dict() for symbol, basis in element_basis.items()}
+
+
+@contextmanager
+def _terminate_as_interrupt():
+    """SIGTERM (a scheduler's kill, ``kill PID``) behaves like Ctrl-C: finished work is flushed."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_pool(pending, compute, engine_settings, workers, threads, accept, bar):
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(threads,))
+    futures = {pool.submit(compute, spec, engine_settings_for(spec, engine_settings)): spec for spec in pending}
+    try:
+        while futures:
+            finished, _ = wait(futures, return_when=FIRST_COMPLETED)
+            for future in finished:
+                spec = futures.pop(future)
+                error = future.exception()
+                accept(spec, error if error is not None else future.result())
+                bar.update()
+    except BaseException:
+        # in-flight structures are abandoned (they will be recomputed on resume); finished ones are kept
+        for process in list(getattr(pool, "_processes", {}).values()):
+            process.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
 
 
 def generate_dataset(config, compute=_compute_with_pyscf, progress: bool = True) -> GenerationSummary:
@@ -69,6 +118,7 @@ def generate_dataset(config, compute=_compute_with_pyscf, progress: bool = True)
         compression=config.get("compression"),
     )
     specs = structure_specs(config)
+    writer.forget_failures_except(s.label for s in specs)
     done = writer.completed_labels
     pending = [s for s in specs if s.label not in done]
     per_shard = int(config.get("structures_per_shard", 16))
@@ -99,36 +149,22 @@ def generate_dataset(config, compute=_compute_with_pyscf, progress: bool = True)
 
     bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc="generate", unit="structure",
                disable=not progress)
-    try:
-        if workers <= 1:
-            for spec in pending:
-                bar.set_postfix_str(spec.label)
-                try:
-                    outcome = compute(spec, engine_settings)
-                except Exception as error:
-                    outcome = error
-                accept(spec, outcome)
-                bar.update()
-        else:
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                                     initargs=(threads,)) as pool:
-                futures = {pool.submit(compute, spec, engine_settings): spec for spec in pending}
-                try:
-                    while futures:
-                        finished, _ = wait(futures, return_when=FIRST_COMPLETED)
-                        for future in finished:
-                            spec = futures.pop(future)
-                            error = future.exception()
-                            accept(spec, error if error is not None else future.result())
-                            bar.update()
-                except BaseException:
-                    for future in futures:
-                        future.cancel()
-                    raise
-    finally:
-        flush(force=True)  # whatever finished is kept, even on interruption
-        bar.close()
+    with _terminate_as_interrupt():
+        try:
+            if workers <= 1:
+                for spec in pending:
+                    bar.set_postfix_str(spec.label)
+                    try:
+                        outcome = compute(spec, engine_settings_for(spec, engine_settings))
+                    except Exception as error:
+                        outcome = error
+                    accept(spec, outcome)
+                    bar.update()
+            else:
+                _run_pool(pending, compute, engine_settings, workers, threads, accept, bar)
+        finally:
+            flush(force=True)  # whatever finished is kept, even on interruption
+            bar.close()
     return GenerationSummary(
         written=len(pending) - len(failed), skipped=len(specs) - len(pending), failed=failed,
         seconds=time.perf_counter() - start, output=str(writer.root),

@@ -34,6 +34,7 @@ class HamiltonianBatch:
     cell_shifts: torch.Tensor         # (E, 3) integer R
     edge_vectors: torch.Tensor        # (E, 3) Å, τ_j + R·L − τ_i
     edge_batch: torch.Tensor          # (E,)
+    reverse_edge: torch.Tensor        # (E,) index of the edge (j, i, −R): H_ji(−R) = H_ij(R)†
     hamiltonian_0: torch.Tensor       # (E, P', P') eV
     hamiltonian: torch.Tensor         # (E, P', P') eV
     overlap: torch.Tensor             # (E, P, P)
@@ -100,7 +101,7 @@ def collate_graphs(samples, layout: OrbitalLayout, spinful: bool, dtype=torch.fl
     overlap_mask = np.zeros((total_edges, padded, padded), dtype=bool)
     node_mask = np.zeros((sum(num_atoms), padded), dtype=bool)
     edge_offset = atom_offset = 0
-    edge_index, node_batch, edge_batch = [], [], []
+    edge_index, node_batch, edge_batch, reverse_edge = [], [], [], []
     for structure, sample in enumerate(samples):
         positions = [layout.orbital_positions(z) for z in sample["atomic_numbers"]]
         for atom, position in enumerate(positions):
@@ -116,6 +117,9 @@ def collate_graphs(samples, layout: OrbitalLayout, spinful: bool, dtype=torch.fl
             spatial = np.ix_(positions[i], positions[j])
             overlap[edge_offset + e][spatial] = sample["blocks"]["overlap"][e]
             overlap_mask[edge_offset + e][spatial] = True
+        lookup = {(int(i), int(j), *map(int, r)): e
+                  for e, ((i, j), r) in enumerate(zip(sample["edge_index"], sample["cell_shifts"]))}
+        reverse_edge.append(np.array([lookup[(j, i, *(-r for r in shift))] for (i, j, *shift) in lookup]) + edge_offset)
         edge_index.append(np.asarray(sample["edge_index"]) + atom_offset)
         node_batch.append(np.full(num_atoms[structure], structure))
         edge_batch.append(np.full(num_edges[structure], structure))
@@ -132,6 +136,7 @@ def collate_graphs(samples, layout: OrbitalLayout, spinful: bool, dtype=torch.fl
         cell_shifts=torch.as_tensor(cat("cell_shifts"), dtype=torch.long),
         edge_vectors=torch.as_tensor(cat("edge_vectors"), dtype=dtype),
         edge_batch=torch.as_tensor(np.concatenate(edge_batch), dtype=torch.long),
+        reverse_edge=torch.as_tensor(np.concatenate(reverse_edge), dtype=torch.long),
         hamiltonian_0=torch.as_tensor(hamiltonian_0).to(h_dtype),
         hamiltonian=torch.as_tensor(hamiltonian).to(h_dtype),
         overlap=torch.as_tensor(overlap, dtype=dtype),
@@ -143,3 +148,25 @@ def collate_graphs(samples, layout: OrbitalLayout, spinful: bool, dtype=torch.fl
         spinful=spinful,
         fermi_energy=torch.as_tensor([s["fermi_energy"] for s in samples], dtype=dtype),
     )
+
+
+def unpad_blocks(padded: torch.Tensor, batch: HamiltonianBatch, layout: OrbitalLayout) -> list:
+    """Per structure, the list of per-edge blocks of ``padded`` (E, B, B) without padded orbitals —
+    the inverse of :func:`collate_graphs` for one matrix (e.g. a predicted Ĥ)."""
+    padded = padded.detach().cpu().numpy()
+    size = layout.num_orbitals
+    out, edge_start, atom_start = [], 0, 0
+    for structure in range(batch.num_structures):
+        natoms, nedges = int(batch.num_atoms[structure]), int(batch.num_edges[structure])
+        numbers = batch.atomic_numbers[atom_start:atom_start + natoms].tolist()
+        positions = [layout.orbital_positions(z) for z in numbers]
+        if batch.spinful:
+            positions = [np.concatenate([p, p + size]) for p in positions]
+        blocks = []
+        for e in range(edge_start, edge_start + nedges):
+            i, j = (batch.edge_index[:, e] - atom_start).tolist()
+            blocks.append(padded[e][np.ix_(positions[i], positions[j])])
+        out.append(blocks)
+        edge_start += nedges
+        atom_start += natoms
+    return out

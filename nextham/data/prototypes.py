@@ -19,6 +19,7 @@ class StructureSpec:
     lattice: np.ndarray
     soc: bool = False
     metadata: dict = field(default_factory=dict)
+    engine_overrides: dict = field(default_factory=dict)  # per-entry engine settings (e.g. a longer range)
 
 
 def _fcc(a):
@@ -114,8 +115,9 @@ def strain_matrix(rng, amplitude):
 def expand_entry(entry: dict, seed: int = 0):
     """Structure specs of one library entry: the ideal crystal plus strained/rattled variants.
 
-    ``entry``: prototype, elements, parameters (e.g. {a: 5.43}), variants, strain, rattle, soc,
-    and for 2D prototypes whatever their builder takes (vacuum, thickness)."""
+    ``entry``: prototype, elements, parameters (e.g. {a: 5.43}, and for 2D prototypes vacuum,
+    thickness), variants, strain, rattle, soc, and optional ``engine`` settings that override the
+    config's engine section for this entry only."""
     symbols, positions, lattice = build_prototype(entry["prototype"], entry["elements"], **entry.get("parameters", {}))
     formula = "".join(entry["elements"]) if len(set(entry["elements"])) > 1 else entry["elements"][0]
     variants = int(entry.get("variants", 1))
@@ -133,6 +135,7 @@ def expand_entry(entry: dict, seed: int = 0):
             positions=positions @ deformation + displacement,
             lattice=lattice @ deformation,
             soc=bool(entry.get("soc", False)),
+            engine_overrides=dict(entry.get("engine", {}) or {}),
             metadata={"prototype": entry["prototype"], "variant": index,
                       "strain_amplitude": strain if index else 0.0,
                       "rattle_angstrom": rattle if index else 0.0},

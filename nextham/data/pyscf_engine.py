@@ -206,16 +206,12 @@ def _initial_density(cell, mf, settings, spinful, nkpts):
 
 
 # ----------------------------------------------------------------------------- main entry
-def compute_structure(spec: StructureSpec, settings: PySCFSettings) -> tuple[HamiltonianRecord, dict]:
-    """Run the DFT recipe for one structure. Returns the record and the element bases used."""
-    from pyscf import __version__ as pyscf_version
+def _setup(spec: StructureSpec, settings: PySCFSettings):
+    """Cell, k-meshes, the mean-field object and ρ(0) (no SCF yet)."""
     from pyscf.pbc import dft
 
-    timings = {}
-    start = time.perf_counter()
     cell, element_basis = build_cell(spec, settings)
     spinful = bool(spec.soc)
-    lattice_bohr = cell.lattice_vectors()
     scf_mesh = mesh_for_length(spec.lattice, settings.scf_kmesh_length_angstrom)
     ft_mesh = [max(m, n) for m, n in zip(mesh_for_length(spec.lattice, 2 * settings.ft_range_angstrom), scf_mesh)]
     kpts = cell.make_kpts(scf_mesh)
@@ -226,8 +222,39 @@ def compute_structure(spec: StructureSpec, settings: PySCFSettings) -> tuple[Ham
         mf = dft.KRKS(cell, kpts, xc=settings.xc).multigrid_numint()
     mf.conv_tol, mf.conv_tol_grad, mf.max_cycle = settings.conv_tol, settings.conv_tol_grad, settings.max_cycle
     mf.verbose = 0
-
     dm0 = _initial_density(cell, mf, settings, spinful, len(kpts))
+    return cell, element_basis, spinful, scf_mesh, ft_mesh, kpts, mf, dm0
+
+
+def zeroth_step_blocks(spec: StructureSpec, settings: PySCFSettings) -> tuple[HamiltonianRecord, dict]:
+    """H(0) and S only — what a trained model needs for a new structure, no SCF. The record's
+    ``hamiltonian`` repeats H(0) (no target is known; metadata ``has_scf_target`` is false)."""
+    start = time.perf_counter()
+    cell, element_basis, spinful, scf_mesh, ft_mesh, kpts, mf, dm0 = _setup(spec, settings)
+    operator = _FixedDensityOperator(mf, cell, spinful, settings.kpoint_chunk)
+    ft_kpts_frac = realspace.monkhorst_pack(ft_mesh)
+    ft_kpts = cell.get_abs_kpts(ft_kpts_frac)
+    hamiltonian_0_k = operator(dm0, ft_kpts)
+    overlap_k = np.asarray(mf.get_ovlp(cell, ft_kpts))
+    translations = realspace.centred_translations(ft_mesh)
+    matrices_R = {name: realspace.k_to_real_space(m, ft_kpts_frac, translations)
+                  for name, m in (("hamiltonian_0", hamiltonian_0_k), ("hamiltonian", hamiltonian_0_k),
+                                  ("overlap", overlap_k))}
+    if not spinful:
+        matrices_R = {name: m.real for name, m in matrices_R.items()}
+    record = _blocks_from_real_space(spec, cell, element_basis, matrices_R, translations, ft_mesh, settings, spinful)
+    record.metadata.update({**spec.metadata, "has_scf_target": False, "ft_kmesh": ft_mesh,
+                            "timings": {"total_s": time.perf_counter() - start}})
+    return record, element_basis
+
+
+def compute_structure(spec: StructureSpec, settings: PySCFSettings) -> tuple[HamiltonianRecord, dict]:
+    """Run the DFT recipe for one structure. Returns the record and the element bases used."""
+    from pyscf import __version__ as pyscf_version
+
+    timings = {}
+    start = time.perf_counter()
+    cell, element_basis, spinful, scf_mesh, ft_mesh, kpts, mf, dm0 = _setup(spec, settings)
     timings["h0_density_s"] = time.perf_counter() - start
     mf.kernel(dm0)
     if not mf.converged:

@@ -1,6 +1,7 @@
 """One structure's Hamiltonian data in memory: the unit every reader, writer and generator shares."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -112,6 +113,47 @@ class HamiltonianRecord:
             orbital_counts=self.orbital_counts, edge_index=self.edge_index[keep], cell_shifts=self.cell_shifts[keep],
             spinful=self.spinful, fermi_energy=self.fermi_energy, reference_kpoints=self.reference_kpoints,
             reference_eigenvalues=self.reference_eigenvalues, metadata=dict(self.metadata), **subset)
+
+    def astype(self, real_dtype) -> "HamiltonianRecord":
+        """A copy with blocks in ``real_dtype`` (complex of the same precision when spinful)."""
+        real_dtype = np.dtype(real_dtype)
+        complex_dtype = np.result_type(real_dtype, np.complex64)
+        hamiltonian_dtype = complex_dtype if self.spinful else real_dtype
+        return dataclasses.replace(self, hamiltonian_0=self.hamiltonian_0.astype(hamiltonian_dtype),
+                                   hamiltonian=self.hamiltonian.astype(hamiltonian_dtype),
+                                   overlap=self.overlap.astype(real_dtype), metadata=dict(self.metadata))
+
+    def as_spinful(self) -> "HamiltonianRecord":
+        """The same data in the spinor basis: H ⊗ I₂ (spin-major blocks), each eigenvalue twice."""
+        if self.spinful:
+            return self
+        spin = lambda kind: self.flatten_blocks([np.kron(np.eye(2), b) for b in self.blocks(kind)]).astype(
+            np.result_type(getattr(self, kind).dtype, np.complex64))
+        eigenvalues = np.repeat(self.reference_eigenvalues, 2, axis=-1) if self.reference_eigenvalues.size \
+            else self.reference_eigenvalues
+        return dataclasses.replace(self, hamiltonian_0=spin("hamiltonian_0"), hamiltonian=spin("hamiltonian"),
+                                   spinful=True, reference_eigenvalues=eigenvalues, metadata=dict(self.metadata))
+
+    def rotated(self, rotation, basis: BasisSet) -> "HamiltonianRecord":
+        """The same crystal rotated (or inverted) by the 3×3 orthogonal ``rotation``: positions and
+        lattice turn, every block transforms with the Wigner matrices of its shells (and SU(2) on the
+        spin of spinful blocks). Used for equivariance tests and rotation augmentation."""
+        from .basis import rotate_block
+
+        rotation = np.asarray(rotation, dtype=np.float64)
+        shells = [basis.for_atomic_number(z).shells for z in self.atomic_numbers]
+        turned = {}
+        for kind in MATRIX_KINDS:
+            spinful = self.spinful and kind != "overlap"
+            blocks = [rotate_block(block, shells[i], shells[j], rotation, spinful)
+                      for block, (i, j) in zip(self.blocks(kind), self.edge_index)]
+            turned[kind] = self.flatten_blocks(blocks).astype(getattr(self, kind).dtype)
+        return HamiltonianRecord(
+            label=self.label, atomic_numbers=self.atomic_numbers, positions=self.positions @ rotation.T,
+            lattice=self.lattice @ rotation.T, orbital_counts=self.orbital_counts, edge_index=self.edge_index,
+            cell_shifts=self.cell_shifts, spinful=self.spinful, fermi_energy=self.fermi_energy,
+            reference_kpoints=self.reference_kpoints, reference_eigenvalues=self.reference_eigenvalues,
+            metadata=dict(self.metadata), **turned)
 
     def edge_lookup(self) -> dict:
         return {(int(i), int(j), *map(int, r)): e for e, ((i, j), r) in enumerate(zip(self.edge_index, self.cell_shifts))}

@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 
 from .basis import BasisSet
-from .errors import CorruptShardError, DataError
+from .errors import CorruptShardError, DataError, NonFiniteBlockError
 from .record import HamiltonianRecord
 
 FORMAT_NAME = "nextham-shards"
@@ -164,6 +164,11 @@ class ShardReader:
         self._open()
         return [label.decode() if isinstance(label, bytes) else str(label) for label in self._index["label"]]
 
+    def index_array(self, name: str) -> np.ndarray:
+        """One of the shard's index arrays (``INDEX_DATASETS``), e.g. ``spinful`` or ``edge_ptr``."""
+        self._open()
+        return self._index[name]
+
     def num_edges(self, position: int) -> int:
         self._open()
         pointer = self._index["edge_ptr"]
@@ -185,6 +190,8 @@ class ShardReader:
             for name in BLOCK_DATASETS:
                 lo, hi = (s0, s1) if name == "overlap" else (h0, h1)
                 data = self._file[name][lo:hi]
+                if not np.isfinite(data).all():
+                    raise NonFiniteBlockError(f"{name} holds NaN or inf", path=self.path, structure=label)
                 if spinful and name != "overlap":
                     data = data.view(np.result_type(data.dtype, np.complex64))
                 blocks[name] = data
@@ -205,6 +212,8 @@ class ShardReader:
                 metadata=json.loads(index["metadata"][position]),
                 **blocks,
             )
+        except NonFiniteBlockError:
+            raise
         except (OSError, ValueError, KeyError) as error:
             raise CorruptShardError(f"cannot read structure: {error}", path=self.path, structure=label) from error
         return record
@@ -226,15 +235,27 @@ class ShardReader:
 
 
 # ----------------------------------------------------------------------------- manifest / dataset
-def split_of(label: str, fractions: dict) -> str:
-    """Deterministic split from a hash of the label: stable when a dataset grows or is resumed."""
-    value = int(hashlib.sha256(label.encode()).hexdigest()[:8], 16) / 2 ** 32
-    total = 0.0
-    for name, fraction in fractions.items():
-        total += fraction
-        if value < total:
-            return name
-    return list(fractions)[-1]
+def _label_hash(label: str) -> int:
+    return int(hashlib.sha256(label.encode()).hexdigest()[:12], 16)
+
+
+def assign_splits(labels, fractions: dict) -> dict:
+    """Deterministic split with the requested proportions: labels ordered by a hash of their name,
+    then cut in the order of ``fractions``. Every split with a positive fraction gets at least one
+    structure when there are enough of them."""
+    ordered = sorted(labels, key=_label_hash)
+    names = list(fractions)
+    total = sum(fractions.values())
+    counts = [int(round(len(ordered) * fractions[name] / total)) for name in names]
+    for index, name in enumerate(names):
+        if fractions[name] > 0 and counts[index] == 0 and len(ordered) >= len(names):
+            counts[index] = 1
+    counts[0] = len(ordered) - sum(counts[1:])  # the first split (train) takes the remainder
+    out, start = {}, 0
+    for name, count in zip(names, counts):
+        out[name] = sorted(ordered[start:start + count])
+        start += count
+    return out
 
 
 def read_manifest(root) -> dict:
@@ -272,6 +293,17 @@ class ShardedDataset:
     def labels(self):
         return list(self._locations)
 
+    def location(self, label: str):
+        """(shard number, position inside the shard) of a structure."""
+        try:
+            return self._locations[label]
+        except KeyError:
+            raise DataError(f"no structure {label!r} in this dataset", path=self.root) from None
+
+    @property
+    def has_spinful(self) -> bool:
+        return any(reader.index_array("spinful").any() for reader in self.shards)
+
     def split_labels(self, split: str):
         return list(self.manifest.get("split", {}).get(split, []))
 
@@ -279,10 +311,7 @@ class ShardedDataset:
         return len(self._locations)
 
     def read(self, label: str) -> HamiltonianRecord:
-        try:
-            shard_number, position = self._locations[label]
-        except KeyError:
-            raise DataError(f"no structure {label!r} in this dataset", path=self.root) from None
+        shard_number, position = self.location(label)
         reader = self.shards[shard_number]
         record = reader.read(position)
         if record.label != label:
@@ -319,6 +348,8 @@ class DatasetWriter:
             self.basis = BasisSet()
         if basis is not None:
             self.basis = self.basis.merge(basis, path=self.root / MANIFEST_NAME)
+        if provenance is not None:
+            self.manifest["provenance"] = provenance  # the recipe of the latest run over this folder
 
     @property
     def completed_labels(self) -> set:
@@ -326,6 +357,11 @@ class DatasetWriter:
 
     def add_basis(self, basis: BasisSet):
         self.basis = self.basis.merge(basis, path=self.root / MANIFEST_NAME)
+
+    def forget_failures_except(self, labels):
+        """Drop failure records of structures the current recipe no longer asks for."""
+        wanted = set(labels)
+        self.manifest["failed"] = {k: v for k, v in self.manifest["failed"].items() if k in wanted}
 
     def record_failure(self, label: str, reason: str):
         self.manifest["failed"][label] = reason
@@ -347,14 +383,16 @@ class DatasetWriter:
         write_manifest(self.root, self._refresh())
         return self.root / name
 
+    def refresh_manifest(self):
+        """Recompute derived fields (split, counts, elements) and rewrite the manifest."""
+        write_manifest(self.root, self._refresh())
+
     def _refresh(self):
         manifest = self.manifest
         manifest["basis"] = self.basis.to_dict()
         manifest["elements"] = sorted(manifest["basis"])
         labels = [label for shard in manifest["shards"] for label in shard["structures"]]
-        manifest["split"] = {name: [] for name in manifest["split_fractions"]}
-        for label in labels:
-            manifest["split"][split_of(label, manifest["split_fractions"])].append(label)
+        manifest["split"] = assign_splits(labels, manifest["split_fractions"])
         manifest["counts"] = {
             "structures": len(labels), "shards": len(manifest["shards"]),
             "atoms": int(sum(s["num_atoms"] for s in manifest["shards"])),

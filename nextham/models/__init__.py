@@ -1,1 +1,6 @@
-"""Equivariant networks predicting ΔH from H(0). Empty in this release: the data layer comes first."""
+"""Equivariant networks predicting ΔH = H(T) − H(0) from H(0)."""
+from .members import DistanceRangeMember, NextHAMEnsemble
+from .network import NextHAMNet
+from .wigner_eckart import BlockIrreps
+
+__all__ = ["BlockIrreps", "NextHAMNet", "DistanceRangeMember", "NextHAMEnsemble"]

@@ -13,9 +13,9 @@ def test_inspect_embedded_dataset_passes_its_checks(capsys, tmp_path):
 
 
 def test_convert_round_trip_from_the_command_line(tmp_path, embedded):
-    assert main(["data", "convert", str(embedded.root), str(tmp_path / "legacy"), "--from", "shards",
-                 "--to", "deeph-legacy"]) == 0
-    assert main(["data", "convert", str(tmp_path / "legacy"), str(tmp_path / "back"), "--from", "deeph-legacy",
+    assert main(["data", "convert", str(embedded.root), str(tmp_path / "deeph"), "--from", "shards",
+                 "--to", "deeph"]) == 0
+    assert main(["data", "convert", str(tmp_path / "deeph"), str(tmp_path / "back"), "--from", "deeph",
                  "--to", "shards"]) == 0
     assert sorted(ShardedDataset(tmp_path / "back").labels) == sorted(embedded.labels)
 

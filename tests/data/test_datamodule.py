@@ -47,25 +47,34 @@ def test_spinful_batches_keep_hermiticity(datamodule):
     for batch in datamodule.train_dataloader():
         h = batch.hamiltonian
         lookup = {(int(a), int(b), *batch.cell_shifts[e].tolist()): e for e, (a, b) in enumerate(batch.edge_index.T)}
-        for (a, b, *shift), e in list(lookup.items())[:200]:
+        for (a, b, *shift), e in lookup.items():
             partner = lookup[(b, a, *(-s for s in shift))]
+            assert int(batch.reverse_edge[e]) == partner
             torch.testing.assert_close(h[e], h[partner].conj().T)
         break
 
 
 def test_edge_budget_and_ddp_split():
     rng = np.random.default_rng(0)
-    shards, counts = rng.integers(0, 3, size=30), rng.integers(100, 900, size=30)
+    shards, counts = rng.integers(0, 5, size=40), rng.integers(100, 900, size=40)
     single = EdgeBudgetBatchSampler(shards, counts, edge_budget=1500, seed=1, rank=0, world_size=1)
     batches = list(single)
-    assert sorted(i for b in batches for i in b) == list(range(30))
+    assert sorted(i for b in batches for i in b) == list(range(40))
     assert all(counts[b].sum() <= 1500 or len(b) == 1 for b in batches)
     ranks = [list(EdgeBudgetBatchSampler(shards, counts, 1500, seed=1, rank=r, world_size=2)) for r in range(2)]
     assert len(ranks[0]) == len(ranks[1])  # equal counts: DDP collectives never wait on a missing batch
-    covered = {i for rank in ranks for b in rank for i in b}
-    assert covered == set(range(30))
+    assert {i for rank in ranks for b in rank for i in b} == set(range(40))
+    shard_sets = [{int(shards[i]) for b in rank for i in b} for rank in ranks]
+    assert not shard_sets[0] & shard_sets[1]  # each shard is read by one rank only
     single.set_epoch(1)
     assert list(single) != batches  # reshuffled every epoch
+
+
+def test_fewer_shards_than_ranks_splits_structures():
+    counts = np.full(9, 300)
+    ranks = [list(EdgeBudgetBatchSampler(np.zeros(9, int), counts, 600, seed=0, rank=r, world_size=2)) for r in range(2)]
+    assert len(ranks[0]) == len(ranks[1])
+    assert {i for rank in ranks for b in rank for i in b} == set(range(9))
 
 
 def test_workers_open_their_own_handles(datamodule):

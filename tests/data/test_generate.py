@@ -41,6 +41,20 @@ def test_specs_are_deterministic(tmp_path):
     assert len(first) == 7 and first[0].metadata["variant"] == 0 and first[1].metadata["strain_amplitude"] == 0.03
 
 
+def test_per_entry_engine_overrides(tmp_path):
+    from nextham.data.generate import engine_settings_for
+
+    config = _config(tmp_path)
+    config["library"][1]["engine"] = {"pair_cutoff_angstrom": 12.0, "soc": {"min_exponent": 0.1}}
+    config["engine"]["soc"] = {"min_exponent": 0.05, "xc_mesh": [30, 30, 30]}
+    specs = structure_specs(config)
+    silicon = engine_settings_for(specs[0], config["engine"])
+    germanium = engine_settings_for(specs[-1], config["engine"])
+    assert "pair_cutoff_angstrom" not in silicon and germanium["pair_cutoff_angstrom"] == 12.0
+    assert germanium["soc"] == {"min_exponent": 0.1, "xc_mesh": [30, 30, 30]}
+    assert germanium["storage_dtype"] == "float32"
+
+
 def test_interruption_keeps_finished_structures_and_resume_completes(tmp_path, embedded):
     config = _config(tmp_path, per_shard=2)
     engine = EmbeddedEngine(embedded, interrupt_at=4)

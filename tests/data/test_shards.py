@@ -111,3 +111,11 @@ def test_atomic_write_keeps_existing_shard(tmp_path, embedded, spinless_record, 
     monkeypatch.undo()
     assert path.read_bytes() == before
     assert not [p for p in tmp_path.iterdir() if ".tmp-" in p.name]
+
+
+def test_nan_already_on_disk_is_caught_on_read(tmp_path, embedded, spinless_record):
+    path = write_shard(tmp_path / "ok.h5", [spinless_record], embedded.basis)
+    with h5py.File(path, "r+") as f:
+        f["overlap"][3] = np.nan
+    with pytest.raises(NonFiniteBlockError, match=rf"ok.h5.*{spinless_record.label}.*overlap holds NaN"):
+        ShardReader(path).read(0)

@@ -1,0 +1,126 @@
+"""The user's workflow, measured on the embedded data (CPU). Prints tables; nothing is asserted.
+
+    python benchmarks/workflow_benchmark.py accuracy [--epochs 30]   # model vs H(0) baseline vs ablation
+    python benchmarks/workflow_benchmark.py speed [--structures 2]   # H(0) + inference vs full PySCF SCF
+    python benchmarks/workflow_benchmark.py throughput               # training structures/s, peak memory
+
+(a) accuracy: the same training budget for the default model and for the random-embedding ablation
+    (no H(0) features, per-element embeddings instead); Gauge MAE on the held-out test split, beside
+    the H(0)-only baseline.
+(b) speed: for fresh strained Si and AlP cells, the zeroth-step H(0) (atomic densities + one Fock
+    build on the dense k-mesh) plus model inference, against the full recipe (SCF + H(T)).
+(c) training throughput with configs/fit.yaml and the peak resident memory.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from nextham.config import CONFIG_ROOT, load_config
+
+
+def _train_and_test(overrides, epochs, root):
+    from nextham.report import run_test
+    from nextham.workflow import fit
+
+    config = load_config(CONFIG_ROOT / "fit.yaml", [f"output={root}", f"trainer.max_epochs={epochs}",
+                                                     "trainer.enable_progress_bar=false",
+                                                     "trainer.enable_model_summary=false", *overrides])
+    start = time.perf_counter()
+    fit(config, resume=False)
+    seconds = time.perf_counter() - start
+    report = run_test(config, [Path(root) / "checkpoints" / "last.ckpt"], band_plots=0)
+    return report, seconds
+
+
+def accuracy(args):
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for name, overrides in (("NextHAM (H(0) input)", []),
+                                ("ablation: element embedding, no H(0) input",
+                                 ["model.network.use_h0_input=false", "model.network.element_embedding=true"])):
+            report, seconds = _train_and_test(overrides, args.epochs, Path(scratch) / name.split()[0])
+            rows.append((name, report, seconds))
+    print(f"\nAccuracy on the held-out test split ({rows[0][1]['structures']} structures), {args.epochs} epochs each")
+    header = f"{'model':<46}{'Gauge MAE meV':>15}{'band MAE meV':>14}{'ghosts':>8}{'train s':>9}"
+    print(header + "\n" + "-" * len(header))
+    print(f"{'H(0) only (no correction)':<46}{rows[0][1]['baseline_gauge_mae_mev']:>15.3f}{'':>14}{'':>8}{'':>9}")
+    for name, report, seconds in rows:
+        print(f"{name:<46}{report['gauge_mae_mev']:>15.3f}{report['band_mae_mev']:>14.1f}"
+              f"{report['ghost_states']:>8d}{seconds:>9.0f}")
+
+
+def speed(args):
+    from nextham.data.graphs import collate_graphs, record_to_sample
+    from nextham.data.prototypes import expand_entry
+    from nextham.data.pyscf_engine import PySCFSettings, compute_structure, zeroth_step_blocks
+    from nextham.workflow import build_datamodule, build_module
+
+    engine = load_config(CONFIG_ROOT / "data" / "embedded.yaml")["engine"]
+    config = load_config(CONFIG_ROOT / "fit.yaml")
+    data = build_datamodule(config)
+    module = build_module(config, data).eval()
+    specs = [expand_entry({"prototype": "diamond", "elements": ["Si", "Si"], "parameters": {"a": 5.431},
+                           "variants": args.structures + 1, "strain": 0.03, "rattle": 0.04}, seed=7)[-1],
+             expand_entry({"prototype": "zincblende", "elements": ["Al", "P"], "parameters": {"a": 5.463},
+                           "variants": args.structures + 1, "strain": 0.03, "rattle": 0.04}, seed=7)[-1]]
+    print("\nH(0) + model inference vs the full SCF recipe (seconds, this machine)")
+    header = f"{'structure':<24}{'H(0)':>8}{'inference':>11}{'SCF + H(T)':>12}{'ratio':>8}"
+    print(header + "\n" + "-" * len(header))
+    for spec in specs[: args.structures]:
+        overrides = {"pair_cutoff_angstrom": 12.0, "ft_range_angstrom": 15.0} if "Al" in spec.symbols else {}
+        settings = PySCFSettings.from_dict({**engine, **overrides})
+        start = time.perf_counter()
+        zeroth, _ = zeroth_step_blocks(spec, settings)
+        h0_seconds = time.perf_counter() - start
+        batch = collate_graphs([record_to_sample(zeroth, data.spinful, 8.0)], data.layout, data.spinful, data.dtype)
+        start = time.perf_counter()
+        with torch.no_grad():
+            module(batch)
+        inference = time.perf_counter() - start
+        start = time.perf_counter()
+        compute_structure(spec, settings)
+        full = time.perf_counter() - start
+        print(f"{spec.label:<24}{h0_seconds:>8.1f}{inference:>11.2f}{full:>12.1f}{full / (h0_seconds + inference):>8.1f}")
+
+
+def throughput(args):
+    from nextham.workflow import build_datamodule, build_module
+
+    config = load_config(CONFIG_ROOT / "fit.yaml")
+    data = build_datamodule(config)
+    module = build_module(config, data)
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
+    structures, start = 0, None
+    for epoch in range(args.epochs_throughput):
+        for index, batch in enumerate(data.train_dataloader()):
+            if start is None and epoch == 0 and index == 1:
+                start, structures = time.perf_counter(), 0  # first step warms up
+            loss, _, _ = module.loss(module(batch), batch)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            structures += batch.num_structures
+    seconds = time.perf_counter() - start
+    print(f"\nTraining throughput (configs/fit.yaml, {torch.get_num_threads()} threads)")
+    print(f"  {structures / seconds:.2f} structures/s ({structures} structures in {seconds:.1f} s), "
+          f"peak resident memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("what", choices=["accuracy", "speed", "throughput"])
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs-throughput", type=int, default=2)
+    parser.add_argument("--structures", type=int, default=2)
+    args = parser.parse_args()
+    {"accuracy": accuracy, "speed": speed, "throughput": throughput}[args.what](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Band-structure paths and plots (DFT vs predicted)."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+# a path through corners of the reciprocal cell, valid for any lattice; labels are the fractional
+# coordinates in the reciprocal basis (b1, b2, b3), not lattice-specific symbols
+DEFAULT_PATH = (("Γ", (0.0, 0.0, 0.0)), ("½00", (0.5, 0.0, 0.0)), ("½½0", (0.5, 0.5, 0.0)), ("Γ", (0.0, 0.0, 0.0)),
+                ("½½½", (0.5, 0.5, 0.5)))
+
+
+def kpath(lattice, points=DEFAULT_PATH, density: int = 40):
+    """Fractional k-points along ``points`` (label, fractional k) with about ``density`` points per Å⁻¹
+    segment length; returns (kpoints (K,3), distances (K,), tick positions, tick labels)."""
+    reciprocal = 2 * np.pi * np.linalg.inv(np.asarray(lattice, dtype=np.float64)).T
+    kpoints, distances, ticks, labels, travelled = [], [], [0.0], [points[0][0]], 0.0
+    for (_, start), (label, end) in zip(points[:-1], points[1:]):
+        start, end = np.asarray(start), np.asarray(end)
+        length = np.linalg.norm((end - start) @ reciprocal)
+        count = max(2, int(np.ceil(length * density)))
+        for t in np.linspace(0.0, 1.0, count, endpoint=False):
+            kpoints.append(start + t * (end - start))
+            distances.append(travelled + t * length)
+        travelled += length
+        ticks.append(travelled)
+        labels.append(label)
+    kpoints.append(np.asarray(points[-1][1]))
+    distances.append(travelled)
+    return torch.as_tensor(np.array(kpoints)), np.array(distances), ticks, labels
+
+
+def plot_bands(distances, true_energies, predicted_energies, fermi_energy, ticks, labels, title="",
+               window_ev=(-8.0, 6.0)):
+    """Matplotlib figure: DFT bands (solid) and predicted bands (dashed), energies relative to E_F."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(6, 4.5), dpi=110)
+    true = np.asarray(true_energies) - fermi_energy
+    predicted = np.asarray(predicted_energies) - fermi_energy
+    for band in range(true.shape[1]):
+        axis.plot(distances, true[:, band], color="black", lw=1.4, label="DFT" if band == 0 else None)
+    for band in range(predicted.shape[1]):
+        axis.plot(distances, predicted[:, band], color="tab:red", lw=1.0, ls="--",
+                  label="predicted" if band == 0 else None)
+    for tick in ticks:
+        axis.axvline(tick, color="0.8", lw=0.8)
+    axis.axhline(0.0, color="0.6", lw=0.8, ls=":")
+    axis.set_xticks(ticks, labels)
+    axis.set_xlim(distances[0], distances[-1])
+    axis.set_ylim(*window_ev)
+    axis.set_ylabel("E − E_F (eV)")
+    axis.set_title(title)
+    axis.legend(loc="upper right", fontsize=8)
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,117 @@
+"""``nextham fit | test | predict | bands``."""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def _common(parser, checkpoint=False):
+    parser.add_argument("--config", required=True, help="YAML config, e.g. configs/fit.yaml")
+    parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. trainer.max_epochs=5")
+    if checkpoint:
+        parser.add_argument("--ckpt", nargs="+", default=None,
+                            help="checkpoint files or run directories (default: <output>/checkpoints/last.ckpt); "
+                                 "several combine separately trained members")
+
+
+def add_parser(subparsers):
+    fit = subparsers.add_parser("fit", help="train the distance-range members on a dataset")
+    _common(fit)
+    fit.add_argument("--restart", action="store_true", help="ignore an existing last.ckpt and start afresh")
+    fit.set_defaults(handler=run_fit)
+
+    test = subparsers.add_parser("test", help="Gauge MAE report (JSON, Markdown, PNGs) and saved predictions")
+    _common(test, checkpoint=True)
+    test.add_argument("--split", default="test")
+    test.set_defaults(handler=run_test)
+
+    predict = subparsers.add_parser("predict", help="write predicted Ĥ as nextham shards and DeepH folders")
+    _common(predict, checkpoint=True)
+    predict.add_argument("--split", default="test")
+    predict.add_argument("--out", required=True, help="output folder (shards/ and deeph/ inside)")
+    predict.set_defaults(handler=run_predict)
+
+    bands = subparsers.add_parser("bands", help="band-structure PNG, DFT vs predicted, for one structure")
+    _common(bands, checkpoint=True)
+    bands.add_argument("--structure", required=True, help="structure label")
+    bands.add_argument("--out", default=None, help="PNG path (default <output>/bands_<label>.png)")
+    bands.set_defaults(handler=run_bands)
+
+
+def _config(args):
+    from ..config import load_config
+
+    return load_config(args.config, args.overrides)
+
+
+def _checkpoints(args, config):
+    from ..workflow import last_checkpoint
+
+    if args.ckpt:
+        return args.ckpt
+    last = last_checkpoint(config)
+    if last is None:
+        raise FileNotFoundError(f"no checkpoint given and none at {Path(config['output']) / 'checkpoints/last.ckpt'}")
+    return [last]
+
+
+def run_fit(args):
+    from ..workflow import fit
+
+    config = _config(args)
+    trainer, module, resumed = fit(config, resume=not args.restart)
+    if resumed:
+        print(f"resumed from {resumed}")
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
+    print(f"finished {trainer.current_epoch} epochs; " + ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items())))
+    print(f"checkpoints in {Path(config['output']) / 'checkpoints'}, TensorBoard logs in {Path(config['output']) / 'logs'}")
+    return 0
+
+
+def run_test(args):
+    from ..report import format_report, run_test as test
+
+    config = _config(args)
+    report = test(config, _checkpoints(args, config), split=args.split)
+    print(format_report(report))
+    print(f"report, plots and predictions in {Path(config['output']) / 'test'}")
+    return 0
+
+
+def run_predict(args):
+    from ..report import save_predictions
+    from ..workflow import build_datamodule, load_module
+
+    config = _config(args)
+    data = build_datamodule(config)
+    module = load_module(config, data, _checkpoints(args, config))
+    out = Path(args.out)
+    save_predictions(module, data, args.split, out / "shards", deeph_folder=out / "deeph")
+    print(f"predicted Ĥ written to {out / 'shards'} (nextham shards) and {out / 'deeph'} (DeepH, hamiltonian_pred.h5)")
+    return 0
+
+
+def run_bands(args):
+    import torch
+
+    from ..bands import kpath, plot_bands
+    from ..data.graphs import collate_graphs, record_to_sample
+    from ..metrics import band_spectra
+    from ..workflow import build_datamodule, load_module
+
+    config = _config(args)
+    data = build_datamodule(config)
+    module = load_module(config, data, _checkpoints(args, config))
+    record = data.dataset.read(args.structure)
+    batch = collate_graphs([record_to_sample(record, data.spinful, data.hparams.max_edge_length_angstrom)],
+                           data.layout, data.spinful, data.dtype)
+    with torch.no_grad():
+        predicted = module(batch)["hamiltonian"]
+    kpoints, distances, ticks, labels = kpath(record.lattice)
+    spectrum = band_spectra(predicted, batch, kpoints)[0]
+    figure = plot_bands(distances, spectrum["true"].numpy(), spectrum["predicted"].numpy(), spectrum["fermi_energy"],
+                        ticks, labels, title=record.label)
+    out = Path(args.out or Path(config["output"]) / f"bands_{record.label}.png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out)
+    print(f"band structure written to {out}")
+    return 0

@@ -1,0 +1,207 @@
+"""Metrics (torchmetrics, DDP-safe: every state is a sum reduced across processes).
+
+* :class:`GaugeMAE` — the headline number. Per structure μ* = Re⟨Ĥ − H, S⟩ / ‖S‖² removes the
+  arbitrary energy zero, then MAE of Ĥ − (H + μ*S) over existing orbitals of all stored blocks,
+  averaged over structures; the same for H(0) (the baseline) in the same report; split by spin block
+  and real/imaginary part, by element pair and by distance member (entry-weighted within a split).
+* :class:`BandMetrics` — band-energy MAE near E_F and ghost states: predicted states in the P window
+  with no true state within a tolerance, and the norm of the PQ block C_P†Ĥ(k)C_Q.
+All energies are reported in meV.
+"""
+from __future__ import annotations
+
+import torch
+from torchmetrics import Metric
+
+from .kspace import spinor_overlap, structure_ranges
+
+SPIN_BLOCKS = ("up_up", "up_down", "down_up", "down_down")
+MAX_Z = 120
+
+
+def gauge_fixed_errors(predicted, target, overlap, mask, ranges):
+    """Ĥ − (H + μ*S) per entry with μ* = Re⟨Ĥ − H, S⟩/‖S‖² fitted per structure over ``mask``;
+    returns (errors, per-structure MAE of their modulus)."""
+    errors = torch.zeros_like(predicted)
+    per_structure = []
+    for edges, _ in ranges:
+        difference = (predicted[edges] - target[edges]) * mask[edges]
+        s = overlap[edges] * mask[edges]
+        mu = (difference.real * s).sum() / s.pow(2).sum().clamp_min(1e-30)
+        errors[edges] = (difference - mu * s) * mask[edges]
+        per_structure.append(errors[edges].abs()[mask[edges]].mean())
+    return errors, torch.stack(per_structure)
+
+
+class GaugeMAE(Metric):
+    full_state_update = False
+    higher_is_better = False
+
+    def __init__(self, member_names=(), **kwargs):
+        super().__init__(**kwargs)
+        self.member_names = tuple(member_names)
+        self.add_state("model_sum", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("baseline_sum", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("structures", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        # [model, baseline] x spin block x (real, imaginary): sums of |part| and entry counts
+        self.add_state("spin_sum", torch.zeros(2, 4, 2, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("spin_count", torch.zeros(4, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("pair_sum", torch.zeros(2, MAX_Z, MAX_Z, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("pair_count", torch.zeros(MAX_Z, MAX_Z, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("member_sum", torch.zeros(2, len(self.member_names) + 1, dtype=torch.float64),
+                       dist_reduce_fx="sum")
+        self.add_state("member_count", torch.zeros(len(self.member_names) + 1, dtype=torch.float64),
+                       dist_reduce_fx="sum")
+
+    def update(self, predicted_hamiltonian, batch, member_of_edge=None):
+        """``predicted_hamiltonian``: Ĥ blocks (E, B, B) of ``batch``; ``member_of_edge``: the
+        ensemble's routing (−1 where H(0) was kept)."""
+        ranges = structure_ranges(batch)
+        overlap = spinor_overlap(batch.overlap) if batch.spinful else batch.overlap
+        mask, mask_float = batch.orbital_mask, batch.orbital_mask.to(torch.float64)
+        target = batch.hamiltonian.to(predicted_hamiltonian.dtype)
+        candidates = (predicted_hamiltonian, batch.hamiltonian_0.to(predicted_hamiltonian.dtype))
+        for slot, predicted in enumerate(candidates):  # slot 0: the model, slot 1: the H(0) baseline
+            errors, per_structure = gauge_fixed_errors(predicted, target, overlap.to(predicted.real.dtype), mask,
+                                                       ranges)
+            if slot == 0:
+                self.model_sum += per_structure.double().sum()
+                self.structures += float(len(ranges))
+            else:
+                self.baseline_sum += per_structure.double().sum()
+            self._update_spin(slot, errors, mask_float, batch.spinful)
+            modulus = errors.abs().double()
+            self._update_pairs(slot, modulus, mask_float, batch)
+            if member_of_edge is not None:
+                owner = torch.where(member_of_edge < 0, len(self.member_names), member_of_edge)
+                self.member_sum[slot].index_add_(0, owner, modulus.flatten(1).sum(1))
+                if slot == 0:
+                    self.member_count.index_add_(0, owner, mask_float.flatten(1).sum(1))
+
+    def _update_spin(self, slot, errors, mask, spinful):
+        size = errors.shape[-1] // 2 if spinful else errors.shape[-1]
+        for index in range(4 if spinful else 1):
+            rows = slice((index // 2) * size, (index // 2 + 1) * size)
+            cols = slice((index % 2) * size, (index % 2 + 1) * size)
+            part, part_mask = errors[:, rows, cols], mask[:, rows, cols]
+            # a spinless Hamiltonian is the spin-diagonal H ⊗ I₂: it counts for ↑↑ and ↓↓
+            for block in ((index,) if spinful else (0, 3)):
+                self.spin_sum[slot, block, 0] += (part.real.abs().double() * part_mask).sum()
+                if part.is_complex():
+                    self.spin_sum[slot, block, 1] += (part.imag.abs().double() * part_mask).sum()
+                if slot == 0:
+                    self.spin_count[block] += part_mask.sum()
+
+    def _update_pairs(self, slot, errors, mask, batch):
+        i, j = batch.edge_index
+        zi, zj = batch.atomic_numbers[i], batch.atomic_numbers[j]
+        low, high = torch.minimum(zi, zj), torch.maximum(zi, zj)
+        flat = low * MAX_Z + high
+        self.pair_sum[slot].view(-1).index_add_(0, flat, errors.flatten(1).sum(1))
+        if slot == 0:
+            self.pair_count.view(-1).index_add_(0, flat, mask.flatten(1).sum(1))
+
+    def compute(self) -> dict:
+        from .data.basis import element_symbol
+
+        to_mev = 1000.0
+        count = self.structures.clamp_min(1)
+        report = {"gauge_mae_mev": float(self.model_sum / count * to_mev),
+                  "baseline_gauge_mae_mev": float(self.baseline_sum / count * to_mev),
+                  "structures": int(self.structures)}
+        spin = {}
+        for index, name in enumerate(SPIN_BLOCKS):
+            n = self.spin_count[index].clamp_min(1)
+            spin[name] = {"model_real": float(self.spin_sum[0, index, 0] / n * to_mev),
+                          "model_imag": float(self.spin_sum[0, index, 1] / n * to_mev),
+                          "baseline_real": float(self.spin_sum[1, index, 0] / n * to_mev),
+                          "baseline_imag": float(self.spin_sum[1, index, 1] / n * to_mev)}
+        report["spin_blocks"] = spin
+        pairs = {}
+        for flat in torch.nonzero(self.pair_count.view(-1)).squeeze(-1).tolist():
+            low, high = divmod(flat, MAX_Z)
+            n = self.pair_count.view(-1)[flat]
+            pairs[f"{element_symbol(low)}-{element_symbol(high)}"] = {
+                "model": float(self.pair_sum[0].view(-1)[flat] / n * to_mev),
+                "baseline": float(self.pair_sum[1].view(-1)[flat] / n * to_mev)}
+        report["element_pairs"] = pairs
+        if self.member_names:
+            names = list(self.member_names) + ["kept_h0"]
+            report["members"] = {name: {"model": float(self.member_sum[0, k] / self.member_count[k].clamp_min(1) * to_mev),
+                                        "baseline": float(self.member_sum[1, k] / self.member_count[k].clamp_min(1) * to_mev),
+                                        "entries": int(self.member_count[k])}
+                                 for k, name in enumerate(names)}
+        return report
+
+
+def ghost_state_count(predicted_energies, true_energies, upper_limit: float, tolerance: float) -> int:
+    """Predicted states at or below ``upper_limit`` with no true state within ``tolerance`` (one k)."""
+    predicted = predicted_energies[predicted_energies <= upper_limit]
+    if predicted.numel() == 0:
+        return 0
+    nearest = (predicted[:, None] - true_energies[None, :]).abs().min(dim=-1).values
+    return int((nearest > tolerance).sum())
+
+
+class BandMetrics(Metric):
+    """Band-energy MAE near E_F, ghost states and the PQ coupling norm at given k-points.
+
+    Bands are compared by index within [E_F − window, E_F + window] of the true spectrum; ghost states
+    are counted among predicted states up to E_F + ``p_window_ev`` (the P subspace); the PQ norm is
+    ‖C_P† Ĥ(k) C_Q‖_F with the true S-orthonormal eigenvectors C (zero for the truth)."""
+
+    full_state_update = False
+    higher_is_better = False
+
+    def __init__(self, window_ev: float = 2.0, p_window_ev: float = 10.0, ghost_tolerance_ev: float = 0.1,
+                 overlap_threshold: float = 1e-6, **kwargs):
+        super().__init__(**kwargs)
+        self.window_ev, self.p_window_ev = window_ev, p_window_ev
+        self.ghost_tolerance_ev, self.overlap_threshold = ghost_tolerance_ev, overlap_threshold
+        for name in ("band_abs_sum", "band_count", "ghost_states", "kpoints", "pq_norm_sum"):
+            self.add_state(name, torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+
+    def update(self, predicted_hamiltonian, batch, kpoints):
+        for spectrum in band_spectra(predicted_hamiltonian, batch, kpoints, self.overlap_threshold):
+            fermi, true, predicted = spectrum["fermi_energy"], spectrum["true"], spectrum["predicted"]
+            for k in range(true.shape[0]):
+                near = (true[k] - fermi).abs() <= self.window_ev
+                self.band_abs_sum += (predicted[k][near] - true[k][near]).abs().double().sum()
+                self.band_count += float(near.sum())
+                self.ghost_states += ghost_state_count(predicted[k], true[k], fermi + self.p_window_ev,
+                                                       self.ghost_tolerance_ev)
+            n_p = int((true[0] <= fermi + self.p_window_ev).sum())
+            vectors = spectrum["true_vectors"]
+            coupling = vectors[..., :n_p].mH @ spectrum["predicted_k"] @ vectors[..., n_p:]
+            self.pq_norm_sum += torch.linalg.matrix_norm(coupling).double().sum()
+            self.kpoints += float(true.shape[0])
+
+    def compute(self) -> dict:
+        kpoints = self.kpoints.clamp_min(1)
+        return {"band_mae_mev": float(self.band_abs_sum / self.band_count.clamp_min(1) * 1000.0),
+                "ghost_states": int(self.ghost_states), "ghost_states_per_kpoint": float(self.ghost_states / kpoints),
+                "pq_norm_mev": float(self.pq_norm_sum / kpoints * 1000.0), "kpoints": int(self.kpoints)}
+
+
+def band_spectra(predicted_hamiltonian, batch, kpoints, overlap_threshold: float = 1e-6) -> list:
+    """Per structure: true and predicted eigenvalues (K, n) at ``kpoints`` (fractional), the true
+    eigenvectors and the predicted H(k). The overlap is the true one for both."""
+    from .kspace import bloch_sum, generalized_eigh
+
+    overlap_blocks = spinor_overlap(batch.overlap) if batch.spinful else batch.overlap
+    out = []
+    for index, (edges, atoms) in enumerate(structure_ranges(batch)):
+        local = batch.edge_index[:, edges] - atoms.start
+        node_mask = batch.node_orbital_mask[atoms]
+        if batch.spinful:
+            node_mask = torch.cat([node_mask, node_mask], dim=-1)
+        natoms = int(batch.num_atoms[index])
+        assemble = lambda blocks: bloch_sum(blocks, local, batch.cell_shifts[edges], natoms, kpoints, node_mask)
+        overlap_k = assemble(overlap_blocks[edges])
+        with torch.no_grad():
+            true, vectors = generalized_eigh(assemble(batch.hamiltonian[edges]), overlap_k, overlap_threshold)
+            predicted_k = assemble(predicted_hamiltonian[edges].detach())
+            predicted, _ = generalized_eigh(predicted_k, overlap_k, overlap_threshold)
+        out.append({"label": batch.labels[index], "fermi_energy": float(batch.fermi_energy[index]), "true": true,
+                    "predicted": predicted, "true_vectors": vectors, "predicted_k": predicted_k})
+    return out

@@ -1,0 +1,120 @@
+"""Ensemble of distance-range members (one LightningModule each) and the predictor that routes edges.
+
+Every member is a full :class:`~nextham.models.network.NextHAMNet` that sees the whole graph but
+answers only for its own interatomic-distance range [lo, hi); the member with lo = 0 owns the on-site
+blocks. The ensemble sums the disjointly masked outputs; edges beyond the last range keep H(0).
+"""
+from __future__ import annotations
+
+import lightning as L
+import torch
+
+from .network import NextHAMNet
+
+ONSITE_TOLERANCE = 1e-9
+
+
+def range_mask(lengths, distance_range):
+    low, high = distance_range
+    return (lengths >= low - ONSITE_TOLERANCE) & (lengths < high)
+
+
+def masked_mse(predicted, target, mask):
+    """Mean |predicted − target|² over the entries ``mask`` selects (real and imaginary parts)."""
+    difference = (predicted - target)[mask]
+    return difference.abs().pow(2).mean() if difference.numel() else predicted.real.sum() * 0.0
+
+
+class DistanceRangeMember(L.LightningModule):
+    """One member: network + its distance range. Until a loss registry is configured it trains on the
+    mean squared R-space error of ΔH over its own edges and existing orbitals."""
+
+    def __init__(self, name: str, distance_range, slot_ls, spinful_input: bool = False, network: dict | None = None,
+                 optimizer: dict | None = None):
+        super().__init__()
+        self.save_hyperparameters()
+        self.name = name
+        self.distance_range = tuple(float(x) for x in distance_range)
+        if not self.distance_range[0] < self.distance_range[1]:
+            raise ValueError(f"member {name}: empty distance range {list(distance_range)}")
+        self.network = NextHAMNet(slot_ls, spinful_input=spinful_input, **(network or {}))
+
+    def edge_mask(self, batch) -> torch.Tensor:
+        return range_mask(batch.edge_vectors.norm(dim=-1), self.distance_range)
+
+    def forward(self, batch) -> dict:
+        output = self.network(batch)
+        mask = self.edge_mask(batch)
+        output["delta_hamiltonian"] = output["delta_hamiltonian"] * mask[:, None, None]
+        output["edge_mask"] = mask
+        return output
+
+    def _loss(self, batch, output):
+        mask = output["edge_mask"][:, None, None] & batch.orbital_mask
+        return masked_mse(output["delta_hamiltonian"], batch.delta_hamiltonian.to(output["delta_hamiltonian"].dtype), mask)
+
+    def training_step(self, batch, batch_index):
+        loss = self._loss(batch, self(batch))
+        self.log(f"train/{self.name}/loss", loss, batch_size=batch.num_structures)
+        return loss
+
+    def validation_step(self, batch, batch_index):
+        """Logs the member's MAE; returns Ĥ (H(0) outside its range) for the k-space callbacks."""
+        output = self(batch)
+        mask = output["edge_mask"][:, None, None] & batch.orbital_mask
+        error = (output["delta_hamiltonian"] - batch.delta_hamiltonian)[mask].abs()
+        if error.numel():
+            self.log(f"val/{self.name}/mae_mev", error.mean() * 1000.0, batch_size=batch.num_structures)
+        return {"hamiltonian": batch.hamiltonian_0 + output["delta_hamiltonian"]}
+
+    def configure_optimizers(self):
+        options = {"lr": 5e-4, "weight_decay": 0.0, **(self.hparams.optimizer or {})}
+        return torch.optim.Adam(self.parameters(), **options)
+
+
+class NextHAMEnsemble(torch.nn.Module):
+    """Routes every edge to the member owning its distance and assembles Ĥ = H(0) + ΔH; edges no
+    member covers (beyond the last range, or on-site blocks when no member starts at 0) keep H(0)."""
+
+    def __init__(self, members):
+        super().__init__()
+        members = sorted(members, key=lambda m: m.distance_range[0])
+        for before, after in zip(members, members[1:]):
+            if before.distance_range[1] > after.distance_range[0]:
+                raise ValueError(f"members {before.name} {list(before.distance_range)} and {after.name} "
+                                 f"{list(after.distance_range)} overlap")
+        self.members = torch.nn.ModuleList(members)
+
+    @classmethod
+    def from_config(cls, config: dict, slot_ls, spinful_input: bool):
+        return cls([DistanceRangeMember(m["name"], m["distance_range"], slot_ls, spinful_input,
+                                        network=config.get("network"), optimizer=config.get("optimizer"))
+                    for m in config["members"]])
+
+    def member_of_edge(self, batch) -> torch.Tensor:
+        """Index of the member answering for each edge; −1 where H(0) is kept."""
+        lengths = batch.edge_vectors.norm(dim=-1)
+        owner = torch.full_like(lengths, -1, dtype=torch.long)
+        for index, member in enumerate(self.members):
+            owner[range_mask(lengths, member.distance_range)] = index
+        return owner
+
+    def forward(self, batch) -> dict:
+        delta = None
+        traces = []
+        for member in self.members:
+            output = member(batch)
+            delta = output["delta_hamiltonian"] if delta is None else delta + output["delta_hamiltonian"]
+            if output["trace"] is not None:
+                traces.append(output["trace"] * output["edge_mask"][:, None])
+        owner = self.member_of_edge(batch)
+        return {"delta_hamiltonian": delta, "hamiltonian": batch.hamiltonian_0 + delta,
+                "member_of_edge": owner, "trace": sum(traces) if traces else None,
+                "slot_ls": self.members[0].network.slot_ls if len(self.members) else None}
+
+    def routing_report(self, batch) -> dict:
+        """How many edges each member predicted, and how many kept H(0)."""
+        owner = self.member_of_edge(batch)
+        report = {member.name: int((owner == index).sum()) for index, member in enumerate(self.members)}
+        report["kept_h0"] = int((owner == -1).sum())
+        return report

@@ -1,0 +1,117 @@
+"""``nextham test``: Gauge MAE report (JSON, Markdown, terminal), parity and band plots, predictions."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .bands import kpath, plot_bands
+from .data.deeph import write_deeph
+from .data.shards import DatasetWriter
+from .kspace import monkhorst_pack
+from .metrics import BandMetrics, GaugeMAE, band_spectra
+from .workflow import load_module, write_json
+
+
+def run_test(config, checkpoints, split: str = "test", output=None, band_plots: int = 3, data=None) -> dict:
+    from .workflow import build_datamodule
+
+    data = data or build_datamodule(config)
+    module = load_module(config, data, checkpoints)
+    output = Path(output or Path(config["output"]) / "test")
+    output.mkdir(parents=True, exist_ok=True)
+    gauge = GaugeMAE(member_names=module.member_names)
+    kspace = config["callbacks"]["kspace"]
+    bands = BandMetrics(window_ev=kspace["window_ev"], p_window_ev=kspace["p_window_ev"],
+                        ghost_tolerance_ev=kspace["ghost_tolerance_ev"])
+    parity_true, parity_predicted, parity_baseline = [], [], []
+    plotted = 0
+    loader = data._loader(split, shuffle=False)
+    module.eval()
+    with torch.no_grad():
+        for batch in tqdm(loader, desc=f"test ({split})", unit="batch"):
+            prediction = module(batch)
+            predicted = prediction["hamiltonian"]
+            gauge.update(predicted, batch, prediction["member_of_edge"])
+            bands.update(predicted, batch, monkhorst_pack(kspace["kmesh"]))
+            mask = batch.orbital_mask & (batch.edge_lengths > 1e-9)[:, None, None]
+            parity_true.append(batch.hamiltonian[mask].real.cpu().numpy())
+            parity_predicted.append(predicted[mask].real.cpu().numpy())
+            parity_baseline.append(batch.hamiltonian_0[mask].real.cpu().numpy())
+            while plotted < band_plots and plotted < batch.num_structures:
+                _band_plot(predicted, batch, plotted, output)
+                plotted += 1
+    report = {"split": split, "checkpoints": [str(c) for c in checkpoints], **gauge.compute(), **bands.compute()}
+    _parity_plot(np.concatenate(parity_true), np.concatenate(parity_predicted), np.concatenate(parity_baseline),
+                 output / "parity.png")
+    write_json(output / "report.json", report)
+    (output / "report.md").write_text(format_report(report))
+    save_predictions(module, data, split, output / "predictions")
+    return report
+
+
+def _band_plot(predicted, batch, index, output):
+    from .data.graphs import HamiltonianBatch  # noqa: F401
+
+    lattice = batch.lattice[index].cpu().numpy()
+    kpoints, distances, ticks, labels = kpath(lattice)
+    spectrum = band_spectra(predicted, batch, kpoints)[index]
+    figure = plot_bands(distances, spectrum["true"].numpy(), spectrum["predicted"].numpy(), spectrum["fermi_energy"],
+                        ticks, labels, title=spectrum["label"])
+    figure.savefig(output / f"bands_{spectrum['label']}.png")
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
+
+
+def _parity_plot(true, predicted, baseline, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(4.8, 4.5), dpi=110)
+    axis.scatter(true, baseline, s=2, alpha=0.4, color="0.6", label="H(0)")
+    axis.scatter(true, predicted, s=2, alpha=0.6, color="tab:red", label="H(0) + ΔĤ")
+    limits = [min(true.min(), predicted.min()), max(true.max(), predicted.max())]
+    axis.plot(limits, limits, color="black", lw=0.8)
+    axis.set_xlabel("DFT H(T) off-site entries (eV)")
+    axis.set_ylabel("predicted (eV)")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def format_report(report: dict) -> str:
+    lines = [f"# Gauge MAE report ({report['split']}, {report['structures']} structures)", "",
+             "| | model (meV) | H(0) baseline (meV) |", "|---|---:|---:|",
+             f"| **overall Gauge MAE** | **{report['gauge_mae_mev']:.3f}** | {report['baseline_gauge_mae_mev']:.3f} |"]
+    for block, values in report["spin_blocks"].items():
+        lines.append(f"| {block} real / imag | {values['model_real']:.3f} / {values['model_imag']:.3f} "
+                     f"| {values['baseline_real']:.3f} / {values['baseline_imag']:.3f} |")
+    for pair, values in sorted(report["element_pairs"].items()):
+        lines.append(f"| {pair} | {values['model']:.3f} | {values['baseline']:.3f} |")
+    for member, values in report.get("members", {}).items():
+        lines.append(f"| member {member} ({values['entries']} entries) | {values['model']:.3f} | {values['baseline']:.3f} |")
+    lines += ["", f"Band-energy MAE within ±2 eV of E_F: {report['band_mae_mev']:.2f} meV over {report['kpoints']} k-points; "
+              f"ghost states: {report['ghost_states']}; mean ‖PQ block‖: {report['pq_norm_mev']:.2f} meV.", ""]
+    return "\n".join(lines)
+
+
+def save_predictions(module, data, split, folder, deeph_folder=None):
+    """Predicted Ĥ as nextham shards (``hamiltonian`` = Ĥ) and optionally the DeepH new format."""
+    from .workflow import predicted_records
+
+    writer = DatasetWriter(folder, data.dataset.basis, provenance={"predicted_by": "nextham", "split": split},
+                           split_fractions={split: 1.0})
+    records = []
+    for predicted, _ in predicted_records(module, data, split):
+        records.append(predicted)
+        if deeph_folder is not None:
+            write_deeph(Path(deeph_folder) / "dft" / predicted.label, predicted, data.dataset.basis,
+                        hamiltonian_name="hamiltonian_pred.h5")
+    writer.append_shard(records)
+    return folder

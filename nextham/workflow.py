@@ -1,0 +1,129 @@
+"""What ``nextham fit | test | predict | bands`` do, as importable functions."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+
+from .callbacks import KSpaceValidationCallback
+from .data.datamodule import HamiltonianDataModule
+from .data.graphs import unpad_blocks
+from .data.record import HamiltonianRecord
+from .training import NextHAMModule
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+def build_datamodule(config) -> HamiltonianDataModule:
+    return HamiltonianDataModule(**config["data"])
+
+
+def build_module(config, data: HamiltonianDataModule) -> NextHAMModule:
+    return NextHAMModule(data.layout.slot_ls, data.spinful, model=config["model"], loss=config["loss"],
+                         optimizer=config.get("optimizer"), members_to_train=config.get("members_to_train", "all"),
+                         seed=int(config.get("seed", 0)))
+
+
+def build_trainer(config, **overrides) -> L.Trainer:
+    from lightning.pytorch.callbacks import ModelCheckpoint
+    from lightning.pytorch.loggers import TensorBoardLogger
+
+    output = Path(config["output"])
+    checkpoint = ModelCheckpoint(dirpath=output / CHECKPOINT_DIR, filename="epoch{epoch:03d}",
+                                 auto_insert_metric_name=False, **config["callbacks"]["checkpoint"])
+    callbacks = [checkpoint, KSpaceValidationCallback(**config["callbacks"]["kspace"])]
+    options = {**config["trainer"], **overrides}
+    return L.Trainer(logger=TensorBoardLogger(output, name="logs"), callbacks=callbacks,
+                     default_root_dir=output, use_distributed_sampler=False, **options)
+
+
+def last_checkpoint(config) -> Path | None:
+    path = Path(config["output"]) / CHECKPOINT_DIR / "last.ckpt"
+    return path if path.exists() else None
+
+
+def fit(config, resume: bool = True) -> tuple:
+    """Train; with ``resume`` an existing ``<output>/checkpoints/last.ckpt`` is continued exactly
+    (weights, optimizer, scheduler, epoch and step)."""
+    L.seed_everything(int(config.get("seed", 0)), workers=True, verbose=False)
+    data = build_datamodule(config)
+    module = build_module(config, data)
+    trainer = build_trainer(config)
+    checkpoint = last_checkpoint(config) if resume else None
+    trainer.fit(module, datamodule=data, ckpt_path=str(checkpoint) if checkpoint else None)
+    return trainer, module, checkpoint
+
+
+def checkpoint_files(paths) -> list:
+    """Checkpoint files from files or directories (a directory contributes its ``**/last.ckpt``)."""
+    files = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = sorted(path.rglob("last.ckpt"))
+            if not found:
+                raise FileNotFoundError(f"no last.ckpt under {path}")
+            files += found
+        elif path.exists():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f"checkpoint {path} does not exist")
+    return files
+
+
+def load_module(config, data, checkpoints) -> NextHAMModule:
+    """One module holding the members of all ``checkpoints`` (members trained separately combine)."""
+    files = checkpoint_files(checkpoints)
+    modules = [NextHAMModule.load_from_checkpoint(f, map_location="cpu", weights_only=False) for f in files]
+    if len(modules) == 1:
+        return modules[0].eval()
+    members = {}
+    for module in modules:
+        for member in module.ensemble.members:
+            if member.name in members:
+                raise ValueError(f"member {member.name} appears in more than one checkpoint")
+            members[member.name] = member
+    combined = build_module({**config, "members_to_train": list(members)}, data)
+    for member in combined.ensemble.members:
+        member.load_state_dict(members[member.name].state_dict())
+    return combined.eval()
+
+
+def _predictions(module, loader):
+    module.eval()
+    with torch.no_grad():
+        for batch in loader:
+            yield batch, module(batch)
+
+
+def predicted_records(module, data, split: str):
+    """(record with hamiltonian = Ĥ, the original record, routing) for every structure of ``split``."""
+    loader = data._loader(split, shuffle=False)
+    for batch, prediction in _predictions(module, loader):
+        per_structure = unpad_blocks(prediction["hamiltonian"], batch, data.layout)
+        owners = prediction["member_of_edge"].cpu().numpy()
+        start = 0
+        for label, blocks in zip(batch.labels, per_structure):
+            original = data.dataset.read(label)
+            kept = original.select_edges(original.edge_distances() <= data.hparams.max_edge_length_angstrom + 1e-9) \
+                if data.hparams.max_edge_length_angstrom is not None else original
+            if data.spinful:  # the model works in the spinor basis: spinless structures enter as H ⊗ I₂
+                kept = kept.as_spinful()
+            flat = HamiltonianRecord.flatten_blocks(blocks)
+            hamiltonian = flat.astype(np.complex128 if kept.spinful else np.float64)
+            predicted = HamiltonianRecord(
+                label=label, atomic_numbers=kept.atomic_numbers, positions=kept.positions, lattice=kept.lattice,
+                orbital_counts=kept.orbital_counts, edge_index=kept.edge_index, cell_shifts=kept.cell_shifts,
+                hamiltonian_0=kept.hamiltonian_0, hamiltonian=hamiltonian, overlap=kept.overlap,
+                spinful=kept.spinful, fermi_energy=kept.fermi_energy, reference_kpoints=kept.reference_kpoints,
+                reference_eigenvalues=kept.reference_eigenvalues,
+                metadata={**kept.metadata, "prediction": True, "member_of_edge": owners[start:start + kept.num_edges].tolist()})
+            start += kept.num_edges
+            yield predicted, kept
+
+
+def write_json(path, data):
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(data, indent=1, default=float))

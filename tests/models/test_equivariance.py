@@ -1,0 +1,86 @@
+"""The whole network on real structures: rotation/inversion equivariance (float64, < 1e-5),
+translation and permutation invariance, exact hermiticity."""
+import numpy as np
+import pytest
+import torch
+
+from nextham.data.basis import rotate_block
+from nextham.data.deeph import reorder_atoms
+from nextham.data.graphs import collate_graphs, record_to_sample
+from nextham.data.layout import OrbitalLayout
+from nextham.models.network import NextHAMNet
+from tests.conftest import random_rotation
+
+SMALL = dict(num_layers=2, num_heads=2, hidden_multiplicities={0: 8, 1: 4, 2: 4, 3: 2, 4: 2, 5: 2, 6: 2},
+             num_radial_basis=16, radial_hidden=16, tracegrad={"num_invariants": 16, "hidden": 16}, output_scale=1.0)
+
+
+@pytest.fixture(autouse=True)
+def float64():
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
+
+
+def _batch(records, layout, spinful):
+    return collate_graphs([record_to_sample(r, spinful, 6.0) for r in records], layout, spinful)
+
+
+def _rotate_padded(blocks, slot_ls, rotation, spinful):
+    return np.stack([rotate_block(b, slot_ls, slot_ls, rotation, spinful) for b in blocks])
+
+
+def _network(layout, spinful, seed=0, **options):
+    torch.manual_seed(seed)
+    return NextHAMNet(layout.slot_ls, spinful_input=spinful, **{**SMALL, **options}).double().eval()
+
+
+def _records(embedded, spinful):
+    """Two real structures, in float64 so that rotating the stored float32 blocks loses nothing."""
+    return [r.astype(np.float64) for r in embedded if r.spinful == spinful][:2]
+
+
+@pytest.mark.parametrize("spinful, spin_output", [(False, "spinless"), (True, "spinless"), (True, "spinor")])
+@pytest.mark.parametrize("improper", [False, True])
+def test_rotation_and_inversion_equivariance(embedded, spinful, spin_output, improper):
+    layout = OrbitalLayout(embedded.basis)
+    records = _records(embedded, spinful)
+    network = _network(layout, spinful, spin_output=spin_output)
+    rotation = random_rotation(11, improper)
+    with torch.no_grad():
+        original = network(_batch(records, layout, spinful))["delta_hamiltonian"].numpy()
+        turned = network(_batch([r.rotated(rotation, embedded.basis) for r in records], layout, spinful))
+    expected = _rotate_padded(original, layout.slot_ls, rotation, spinful)
+    assert np.abs(original).max() > 1e-3  # a non-trivial prediction
+    np.testing.assert_allclose(turned["delta_hamiltonian"].numpy(), expected, atol=1e-9)
+    assert np.abs(turned["delta_hamiltonian"].numpy() - expected).max() < 1e-5
+
+
+def test_translation_and_permutation_invariance(embedded):
+    layout = OrbitalLayout(embedded.basis)
+    record = _records(embedded, False)[0]
+    network = _network(layout, False)
+    with torch.no_grad():
+        reference = network(_batch([record], layout, False))
+        moved = record.rotated(np.eye(3), embedded.basis)
+        moved.positions = moved.positions + np.array([0.3, -1.1, 2.0])
+        shifted = network(_batch([moved], layout, False))
+        flipped = network(_batch([reorder_atoms(record, [1, 0])], layout, False))
+    torch.testing.assert_close(shifted["delta_hamiltonian"], reference["delta_hamiltonian"], atol=1e-10, rtol=0)
+    key = lambda batch: {(int(i), int(j), *batch.cell_shifts[e].tolist()): e
+                         for e, (i, j) in enumerate(batch.edge_index.T)}
+    original_batch, flipped_batch = _batch([record], layout, False), _batch([reorder_atoms(record, [1, 0])], layout, False)
+    original_keys, flipped_keys = key(original_batch), key(flipped_batch)
+    for (i, j, *shift), e in original_keys.items():
+        f = flipped_keys[(1 - i, 1 - j, *shift)]
+        torch.testing.assert_close(flipped["delta_hamiltonian"][f], reference["delta_hamiltonian"][e], atol=1e-10, rtol=0)
+
+
+def test_hermiticity_is_exact(embedded):
+    layout = OrbitalLayout(embedded.basis)
+    for spinful in (False, True):
+        batch = _batch(_records(embedded, spinful), layout, spinful)
+        delta = _network(layout, spinful)(batch)["delta_hamiltonian"]
+        torch.testing.assert_close(delta, delta[batch.reverse_edge].transpose(-1, -2).conj(), atol=0, rtol=0)
+        assert torch.all(delta[~batch.orbital_mask] == 0)

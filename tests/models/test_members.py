@@ -1,0 +1,71 @@
+"""Distance-range members and the ensemble that routes edges to them."""
+import lightning as L
+import numpy as np
+import pytest
+import torch
+
+from nextham.config import CONFIG_ROOT, load_config
+from nextham.data.datamodule import HamiltonianDataModule
+from nextham.models.members import DistanceRangeMember, NextHAMEnsemble
+
+TINY = {"num_layers": 1, "num_heads": 1, "hidden_multiplicities": {0: 4, 1: 2, 2: 2, 3: 2, 4: 2, 5: 2, 6: 2},
+        "num_radial_basis": 8, "radial_hidden": 8, "tracegrad": {"num_invariants": 8, "hidden": 8}}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return HamiltonianDataModule(edge_budget=600, max_edge_length_angstrom=8.0, dtype="float32")
+
+
+@pytest.fixture(scope="module")
+def ensemble(data):
+    config = load_config(CONFIG_ROOT / "model" / "nextham.yaml")
+    config["network"] = TINY
+    torch.manual_seed(0)
+    return NextHAMEnsemble.from_config(config, data.layout.slot_ls, data.spinful)
+
+
+def test_routing_covers_every_edge_once(data, ensemble):
+    batch = next(iter(data.val_dataloader()))
+    owner = ensemble.member_of_edge(batch)
+    lengths = batch.edge_lengths
+    onsite = lengths < 1e-9
+    assert torch.all(owner[onsite] == 0)  # the first member owns on-site blocks
+    assert torch.all(owner[lengths >= 6.0] == -1) and torch.all(owner[lengths < 6.0] >= 0)
+    report = ensemble.routing_report(batch)
+    assert sum(report.values()) == batch.edge_index.shape[1] and report["kept_h0"] > 0
+    with torch.no_grad():
+        output = ensemble(batch)
+    kept = owner == -1
+    assert torch.all(output["hamiltonian"][kept] == batch.hamiltonian_0[kept])  # beyond the last range: H(0)
+    for index, member in enumerate(ensemble.members):
+        with torch.no_grad():
+            alone = member(batch)["delta_hamiltonian"]
+        assert torch.all(alone[owner != index] == 0)  # each member answers only for its own edges
+
+
+def test_overlapping_ranges_are_rejected_and_uncovered_edges_keep_h0(data):
+    make = lambda name, r: DistanceRangeMember(name, r, data.layout.slot_ls, data.spinful, network=TINY)
+    with pytest.raises(ValueError, match="overlap"):
+        NextHAMEnsemble([make("a", [0.0, 2.0]), make("b", [1.5, 3.0])])
+    alone = NextHAMEnsemble([make("a", [2.0, 4.0])])
+    batch = next(iter(data.val_dataloader()))
+    owner = alone.member_of_edge(batch)
+    assert torch.all(owner[batch.edge_lengths < 1e-9] == -1)  # on-site blocks: no member, H(0) kept
+
+
+def test_a_member_trains_with_lightning(data, tmp_path):
+    torch.manual_seed(0)
+    member = DistanceRangeMember("range_2_4", [2.0, 4.0], data.layout.slot_ls, data.spinful, network=TINY,
+                                 optimizer={"lr": 1e-3})
+    batch = next(iter(data.train_dataloader()))
+    with torch.no_grad():
+        before = member._loss(batch, member(batch)).item()
+    trainer = L.Trainer(max_steps=20, accelerator="cpu", logger=False, enable_checkpointing=False,
+                        enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
+                        limit_val_batches=0, default_root_dir=tmp_path)
+    same_batch = torch.utils.data.DataLoader([batch] * 20, batch_size=None, collate_fn=lambda b: b)
+    trainer.fit(member, train_dataloaders=same_batch)  # fits one batch: the loss must go down
+    with torch.no_grad():
+        after = member._loss(batch, member(batch)).item()
+    assert np.isfinite(after) and after < before

@@ -1,0 +1,90 @@
+"""End to end on the embedded data: fit, resume, test report (recomputed here), predict, bands, DDP."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from nextham.cli.main import main
+from nextham.config import CONFIG_ROOT, load_config
+from nextham.data.inspect import gauge_mae, spinor_overlap_blocks
+from nextham.data.record import HamiltonianRecord
+from nextham.data.shards import ShardedDataset
+from nextham.training import NonFiniteLossError
+from nextham.workflow import build_datamodule, build_module, fit
+
+TINY = ["model.network.num_layers=1", "model.network.hidden_multiplicities={0: 4, 1: 2, 2: 2, 3: 2, 4: 2, 5: 2, 6: 2, 7: 2}",
+        "model.network.num_radial_basis=8", "model.network.radial_hidden=8",
+        "model.network.tracegrad={enabled: true, num_invariants: 8, hidden: 8, scale: 0.2}",
+        "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false", "callbacks.kspace.path_density=8"]
+
+
+def config(tmp_path, *extra):
+    return load_config(CONFIG_ROOT / "fit.yaml", [f"output={tmp_path / 'run'}", *TINY, *extra])
+
+
+def arguments(tmp_path, *extra):
+    return ["--config", str(CONFIG_ROOT / "fit.yaml"), f"output={tmp_path / 'run'}", *TINY, *extra]
+
+
+def test_fit_test_predict_bands_end_to_end(tmp_path, embedded, capsys):
+    assert main(["fit", *arguments(tmp_path, "trainer.max_epochs=2")]) == 0
+    run = tmp_path / "run"
+    assert (run / "checkpoints" / "last.ckpt").exists()
+    assert list(run.rglob("events.out.tfevents.*")) and list(run.rglob("bands/*.png"))
+
+    assert main(["test", *arguments(tmp_path)]) == 0
+    report = json.loads((run / "test" / "report.json").read_text())
+    assert "Gauge MAE" in (run / "test" / "report.md").read_text()
+    assert (run / "test" / "parity.png").exists() and list((run / "test").glob("bands_*.png"))
+    # recompute the headline numbers from the saved prediction, independently of the metric code
+    predictions = ShardedDataset(run / "test" / "predictions")
+    model, baseline = [], []
+    for predicted in predictions:
+        original = embedded.read(predicted.label)
+        truth = original.select_edges(original.edge_distances() <= 8.0 + 1e-9)
+        if predicted.spinful:  # a dataset with SOC structures is handled in the spinor basis throughout
+            truth = truth.as_spinful()
+        overlap = HamiltonianRecord.flatten_blocks(spinor_overlap_blocks(truth)).astype(np.float64)
+        dtype = np.complex128 if truth.spinful else np.float64
+        model.append(gauge_mae(predicted.hamiltonian.astype(dtype), truth.hamiltonian.astype(dtype), overlap))
+        baseline.append(gauge_mae(truth.hamiltonian_0.astype(dtype), truth.hamiltonian.astype(dtype), overlap))
+    assert report["structures"] == len(predictions) == len(embedded.split_labels("test"))
+    assert report["gauge_mae_mev"] == pytest.approx(np.mean(model) * 1000.0, rel=1e-4)
+    assert report["baseline_gauge_mae_mev"] == pytest.approx(np.mean(baseline) * 1000.0, rel=1e-4)
+
+    label = embedded.split_labels("test")[0]
+    assert main(["predict", *arguments(tmp_path), "--out", str(tmp_path / "pred")]) == 0
+    assert (tmp_path / "pred" / "deeph" / "dft" / label / "hamiltonian_pred.h5").exists()
+    assert main(["bands", *arguments(tmp_path), "--structure", label, "--out", str(tmp_path / "b.png")]) == 0
+    assert (tmp_path / "b.png").stat().st_size > 5000
+
+
+def test_an_interrupted_run_resumes_with_no_loss(tmp_path):
+    straight = config(tmp_path / "a", "trainer.max_epochs=2")
+    trainer, module, _ = fit(straight)
+    split = config(tmp_path / "b", "trainer.max_epochs=1")
+    fit(split)
+    resumed_config = config(tmp_path / "b", "trainer.max_epochs=2")
+    trainer_resumed, resumed, checkpoint = fit(resumed_config)
+    assert checkpoint is not None and trainer_resumed.current_epoch == trainer.current_epoch == 2
+    for (name, a), (_, b) in zip(module.state_dict().items(), resumed.state_dict().items()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
+def test_non_finite_loss_names_the_batch(tmp_path):
+    settings = config(tmp_path)
+    data = build_datamodule(settings)
+    module = build_module(settings, data)
+    batch = next(iter(data.train_dataloader()))
+    batch.hamiltonian[0, 0, 0] = float("nan")
+    with pytest.raises(NonFiniteLossError, match=batch.labels[0]):
+        module.training_step(batch, 0)
+
+
+def test_one_member_by_name_and_two_ddp_processes(tmp_path):
+    settings = config(tmp_path, "members_to_train=range_2_4", "trainer.max_epochs=1", "trainer.strategy=ddp_spawn",
+                      "trainer.devices=2", "callbacks.kspace.plot=false")
+    trainer, module, _ = fit(settings)
+    assert module.member_names == ["range_2_4"]
+    assert (tmp_path / "run" / "checkpoints" / "last.ckpt").exists()
