@@ -2,8 +2,18 @@ import os
 
 import numpy as np
 import pytest
+import torch
 
 os.environ.setdefault("OMP_NUM_THREADS", "2")
+
+
+@pytest.fixture
+def float64():
+    """Default torch dtype float64 for the test (equivariance and exactness checks)."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(previous)
 
 
 @pytest.fixture(scope="session")

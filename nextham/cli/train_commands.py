@@ -54,6 +54,14 @@ def _checkpoints(args, config):
     return [last]
 
 
+def _data_and_module(args):
+    from ..workflow import build_datamodule, load_module
+
+    config = _config(args)
+    data = build_datamodule(config)
+    return config, data, load_module(config, data, _checkpoints(args, config))
+
+
 def run_fit(args):
     from ..workflow import fit
 
@@ -79,11 +87,8 @@ def run_test(args):
 
 def run_predict(args):
     from ..report import save_predictions
-    from ..workflow import build_datamodule, load_module
 
-    config = _config(args)
-    data = build_datamodule(config)
-    module = load_module(config, data, _checkpoints(args, config))
+    config, data, module = _data_and_module(args)
     out = Path(args.out)
     save_predictions(module, data, args.split, out / "shards", deeph_folder=out / "deeph")
     print(f"predicted Ĥ written to {out / 'shards'} (nextham shards) and {out / 'deeph'} (DeepH, hamiltonian_pred.h5)")
@@ -96,11 +101,8 @@ def run_bands(args):
     from ..bands import kpath, plot_bands
     from ..data.graphs import collate_graphs, record_to_sample
     from ..metrics import band_spectra
-    from ..workflow import build_datamodule, load_module
 
-    config = _config(args)
-    data = build_datamodule(config)
-    module = load_module(config, data, _checkpoints(args, config))
+    config, data, module = _data_and_module(args)
     record = data.dataset.read(args.structure)
     batch = collate_graphs([record_to_sample(record, data.spinful, data.hparams.max_edge_length_angstrom)],
                            data.layout, data.spinful, data.dtype)

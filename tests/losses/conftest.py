@@ -7,12 +7,6 @@ from nextham.data.layout import OrbitalLayout
 from nextham.models.tracegrad import trace_targets
 
 
-@pytest.fixture(autouse=True)
-def float64():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,8 @@ import torch
 from nextham.losses import LOSSES, CompositeLoss, LossTerm, build_terms, register_loss
 from tests.losses.conftest import hermitian_noise, prediction
 
+pytestmark = pytest.mark.usefixtures("float64")
+
 
 def test_a_users_term_plugs_in_through_the_config(real_batch):
     batch, layout = real_batch

@@ -6,6 +6,8 @@ from nextham.config import CONFIG_ROOT, load_config
 from nextham.losses import LOSSES, CompositeLoss, build_terms
 from tests.losses.conftest import hermitian_noise, planted_ghost, prediction
 
+pytestmark = pytest.mark.usefixtures("float64")
+
 BUILT_IN = ["rspace_mse", "rspace_l1", "rspace_gauge_l1", "kspace_p", "kspace_q", "kspace_pq", "tracegrad"]
 
 

@@ -11,16 +11,12 @@ from nextham.data.layout import OrbitalLayout
 from nextham.models.network import NextHAMNet
 from tests.conftest import random_rotation
 
+pytestmark = pytest.mark.usefixtures("float64")
+
 SMALL = dict(num_layers=2, num_heads=2, hidden_multiplicities={0: 8, 1: 4, 2: 4, 3: 2, 4: 2, 5: 2, 6: 2},
              num_radial_basis=16, radial_hidden=16, tracegrad={"num_invariants": 16, "hidden": 16}, output_scale=1.0)
 
 
-@pytest.fixture(autouse=True)
-def float64():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    yield
-    torch.set_default_dtype(previous)
 
 
 def _batch(records, layout, spinful):
