@@ -41,10 +41,10 @@ def _train_and_test(overrides, epochs, root):
 def accuracy(args):
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        for name, overrides in (("NextHAM (H(0) input)", []),
-                                ("ablation: element embedding, no H(0) input",
-                                 ["model.network.use_h0_input=false", "model.network.element_embedding=true"])):
-            report, seconds = _train_and_test(overrides, args.epochs, Path(scratch) / name.split()[0])
+        for slug, name, overrides in (("nextham", "NextHAM (H(0) input)", []),
+                                      ("ablation", "ablation: element embedding, no H(0) input",
+                                       ["model.network.use_h0_input=false", "model.network.element_embedding=true"])):
+            report, seconds = _train_and_test(overrides, args.epochs, Path(scratch) / slug)
             rows.append((name, report, seconds))
     print(f"\nAccuracy on the held-out test split ({rows[0][1]['structures']} structures), {args.epochs} epochs each")
     header = f"{'model':<46}{'Gauge MAE meV':>15}{'band MAE meV':>14}{'ghosts':>8}{'train s':>9}"

@@ -37,17 +37,15 @@ class KSpaceValidationCallback(L.Callback):
             self._figure_source = (predicted, batch)
 
     def on_validation_epoch_end(self, trainer, pl_module):
-        if int(self.metrics.kpoints) == 0 and not trainer.world_size > 1:
+        values = self.metrics.compute()  # reduced across DDP ranks
+        if values["kpoints"] == 0:
             return
-        values = self.metrics.compute()
         for name in ("band_mae_mev", "ghost_states", "pq_norm_mev"):
             pl_module.log(f"val/{name}", float(values[name]), rank_zero_only=True)
         if self._figure_source is not None and not trainer.sanity_checking:
             self.write_band_plot(trainer, *self._figure_source)
 
     def write_band_plot(self, trainer, predicted, batch):
-        from .data.graphs import HamiltonianBatch  # noqa: F401  (type of batch)
-
         lattice = batch.lattice[0].cpu().numpy()
         kpoints, distances, ticks, labels = kpath(lattice, density=self.path_density)
         spectrum = band_spectra(predicted, batch, kpoints)[0]

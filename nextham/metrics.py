@@ -125,6 +125,15 @@ class GaugeMAE(Metric):
                 "model": float(self.pair_sum[0].view(-1)[flat] / n * to_mev),
                 "baseline": float(self.pair_sum[1].view(-1)[flat] / n * to_mev)}
         report["element_pairs"] = pairs
+        elements = {}
+        for low, high in (divmod(f, MAX_Z) for f in torch.nonzero(self.pair_count.view(-1)).squeeze(-1).tolist()):
+            for z in {low, high}:  # every block an element takes part in
+                elements.setdefault(z, []).append(low * MAX_Z + high)
+        report["elements"] = {
+            element_symbol(z): {
+                "model": float(self.pair_sum[0].view(-1)[flats].sum() / self.pair_count.view(-1)[flats].sum() * to_mev),
+                "baseline": float(self.pair_sum[1].view(-1)[flats].sum() / self.pair_count.view(-1)[flats].sum() * to_mev)}
+            for z, flats in sorted(elements.items())}
         if self.member_names:
             names = list(self.member_names) + ["kept_h0"]
             report["members"] = {name: {"model": float(self.member_sum[0, k] / self.member_count[k].clamp_min(1) * to_mev),

@@ -42,8 +42,8 @@ def run_test(config, checkpoints, split: str = "test", output=None, band_plots: 
             parity_true.append(batch.hamiltonian[mask].real.cpu().numpy())
             parity_predicted.append(predicted[mask].real.cpu().numpy())
             parity_baseline.append(batch.hamiltonian_0[mask].real.cpu().numpy())
-            while plotted < band_plots and plotted < batch.num_structures:
-                _band_plot(predicted, batch, plotted, output)
+            for index in range(min(batch.num_structures, band_plots - plotted)):
+                _band_plot(predicted, batch, index, output)
                 plotted += 1
     report = {"split": split, "checkpoints": [str(c) for c in checkpoints], **gauge.compute(), **bands.compute(),
               "baseline_bands": baseline_bands.compute()}
@@ -56,8 +56,6 @@ def run_test(config, checkpoints, split: str = "test", output=None, band_plots: 
 
 
 def _band_plot(predicted, batch, index, output):
-    from .data.graphs import HamiltonianBatch  # noqa: F401
-
     lattice = batch.lattice[index].cpu().numpy()
     kpoints, distances, ticks, labels = kpath(lattice)
     spectrum = band_spectra(predicted, batch, kpoints)[index]
@@ -95,6 +93,8 @@ def format_report(report: dict) -> str:
     for block, values in report["spin_blocks"].items():
         lines.append(f"| {block} real / imag | {values['model_real']:.3f} / {values['model_imag']:.3f} "
                      f"| {values['baseline_real']:.3f} / {values['baseline_imag']:.3f} |")
+    for element, values in report["elements"].items():
+        lines.append(f"| element {element} | {values['model']:.3f} | {values['baseline']:.3f} |")
     for pair, values in sorted(report["element_pairs"].items()):
         lines.append(f"| {pair} | {values['model']:.3f} | {values['baseline']:.3f} |")
     for member, values in report.get("members", {}).items():

@@ -52,6 +52,8 @@ def test_a_constant_shift_scores_zero_and_splits_add_up(embedded):
     report = metric.compute()
     assert report["gauge_mae_mev"] == pytest.approx(0.0, abs=1e-9)
     assert set(report["members"]) == {"near", "far", "kept_h0"}
+    assert set(report["elements"]) >= {"Si"} and all(v["model"] == pytest.approx(0.0, abs=1e-9)
+                                                      for v in report["elements"].values())
     assert report["members"]["near"]["entries"] + report["members"]["far"]["entries"] > 0
 
 
