@@ -22,6 +22,11 @@ class KSpaceValidationCallback(L.Callback):
         self.path_density, self.plot = path_density, plot
         self.metrics = BandMetrics(window_ev=window_ev, p_window_ev=p_window_ev, ghost_tolerance_ev=ghost_tolerance_ev)
         self._figure_source = None
+        self._plot_folder = None
+
+    def setup(self, trainer, pl_module, stage):
+        # trainer.log_dir is a collective under DDP (a broadcast): every rank must ask, not rank 0 alone
+        self._plot_folder = Path(trainer.log_dir or trainer.default_root_dir) / "bands"
 
     def on_validation_epoch_start(self, trainer, pl_module):
         self.metrics = self.metrics.to(pl_module.device)
@@ -52,7 +57,7 @@ class KSpaceValidationCallback(L.Callback):
         figure = plot_bands(distances, spectrum["true"].cpu().numpy(), spectrum["predicted"].cpu().numpy(),
                             spectrum["fermi_energy"], ticks, labels,
                             title=f"{spectrum['label']} — epoch {trainer.current_epoch}")
-        folder = Path(trainer.log_dir or trainer.default_root_dir) / "bands"
+        folder = self._plot_folder or Path(trainer.default_root_dir) / "bands"
         folder.mkdir(parents=True, exist_ok=True)
         figure.savefig(folder / f"epoch_{trainer.current_epoch:04d}_{spectrum['label']}.png")
         experiment = getattr(trainer.logger, "experiment", None)

@@ -67,6 +67,8 @@ def run_fit(args):
 
     config = _config(args)
     trainer, module, resumed = fit(config, resume=not args.restart)
+    if not trainer.is_global_zero:  # under DDP every rank returns here; one report is enough
+        return 0
     if resumed:
         print(f"resumed from {resumed}")
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("val/")}
