@@ -31,8 +31,9 @@ def kpath(lattice, points=DEFAULT_PATH, density: int = 40):
 
 
 def plot_bands(distances, true_energies, predicted_energies, fermi_energy, ticks, labels, title="",
-               window_ev=(-8.0, 6.0)):
-    """Matplotlib figure: DFT bands (solid) and predicted bands (dashed), energies relative to E_F."""
+               window_ev=(-8.0, 6.0), gauge_shift=None):
+    """Matplotlib figure: DFT bands (solid) and predicted bands (dashed), energies relative to E_F.
+    ``gauge_shift`` (eV): the μ* already removed from the predicted bands, named in the legend."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -44,8 +45,8 @@ def plot_bands(distances, true_energies, predicted_energies, fermi_energy, ticks
     for band in range(true.shape[1]):
         axis.plot(distances, true[:, band], color="black", lw=1.4, label="DFT" if band == 0 else None)
     for band in range(predicted.shape[1]):
-        axis.plot(distances, predicted[:, band], color="tab:red", lw=1.0, ls="--",
-                  label="predicted" if band == 0 else None)
+        name = "predicted" if gauge_shift is None else f"predicted − μ*S (μ* = {1000 * gauge_shift:+.0f} meV)"
+        axis.plot(distances, predicted[:, band], color="tab:red", lw=1.0, ls="--", label=name if band == 0 else None)
     for tick in ticks:
         axis.axvline(tick, color="0.8", lw=0.8)
     axis.axhline(0.0, color="0.6", lw=0.8, ls=":")

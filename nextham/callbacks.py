@@ -16,11 +16,13 @@ class KSpaceValidationCallback(L.Callback):
     """Needs ``validation_step`` to return a dict holding the predicted ``hamiltonian`` Ĥ blocks."""
 
     def __init__(self, kmesh=(3, 3, 3), window_ev: float = 2.0, p_window_ev: float = 10.0,
-                 ghost_tolerance_ev: float = 0.1, path_density: int = 30, plot: bool = True):
+                 ghost_tolerance_ev: float = 0.1, path_density: int = 30, plot: bool = True,
+                 align_gauge: bool = True):
         super().__init__()
         self.kmesh = tuple(kmesh)
-        self.path_density, self.plot = path_density, plot
-        self.metrics = BandMetrics(window_ev=window_ev, p_window_ev=p_window_ev, ghost_tolerance_ev=ghost_tolerance_ev)
+        self.path_density, self.plot, self.align_gauge = path_density, plot, align_gauge
+        self.metrics = BandMetrics(window_ev=window_ev, p_window_ev=p_window_ev, ghost_tolerance_ev=ghost_tolerance_ev,
+                                   align_gauge=align_gauge)
         self._figure_source = None
         self._plot_folder = None
 
@@ -53,10 +55,11 @@ class KSpaceValidationCallback(L.Callback):
     def write_band_plot(self, trainer, predicted, batch):
         lattice = batch.lattice[0].cpu().numpy()
         kpoints, distances, ticks, labels = kpath(lattice, density=self.path_density)
-        spectrum = band_spectra(predicted, batch, kpoints)[0]
+        spectrum = band_spectra(predicted, batch, kpoints, align_gauge=self.align_gauge)[0]
         figure = plot_bands(distances, spectrum["true"].cpu().numpy(), spectrum["predicted"].cpu().numpy(),
                             spectrum["fermi_energy"], ticks, labels,
-                            title=f"{spectrum['label']} — epoch {trainer.current_epoch}")
+                            title=f"{spectrum['label']} — epoch {trainer.current_epoch}",
+                            gauge_shift=spectrum["gauge_shift"] if self.align_gauge else None)
         folder = self._plot_folder or Path(trainer.default_root_dir) / "bands"
         folder.mkdir(parents=True, exist_ok=True)
         figure.savefig(folder / f"epoch_{trainer.current_epoch:04d}_{spectrum['label']}.png")

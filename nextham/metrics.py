@@ -5,7 +5,8 @@
   averaged over structures; the same for H(0) (the baseline) in the same report; split by spin block
   and real/imaginary part, by element pair and by distance member (entry-weighted within a split).
 * :class:`BandMetrics` — band-energy MAE near E_F and ghost states: predicted states in the P window
-  with no true state within a tolerance, and the norm of the PQ block C_P†Ĥ(k)C_Q.
+  with no true state within a tolerance, and the norm of the PQ block C_P†Ĥ(k)C_Q; predicted bands
+  are taken in the Gauge-MAE gauge (Ĥ − μ*S) unless ``align_gauge`` is off.
 All energies are reported in meV.
 """
 from __future__ import annotations
@@ -19,16 +20,23 @@ SPIN_BLOCKS = ("up_up", "up_down", "down_up", "down_down")
 MAX_Z = 120
 
 
-def gauge_fixed_errors(predicted, target, overlap, mask, ranges):
-    """Ĥ − (H + μ*S) per entry with μ* = Re⟨Ĥ − H, S⟩/‖S‖² fitted per structure over ``mask``;
-    returns (errors, per-structure MAE of their modulus)."""
-    errors = torch.zeros_like(predicted)
-    per_structure = []
+def gauge_shifts(predicted, target, overlap, mask, ranges) -> torch.Tensor:
+    """μ* = Re⟨Ĥ − H, S⟩/‖S‖² per structure (eV), over the entries ``mask`` selects."""
+    shifts = []
     for edges, _ in ranges:
         difference = (predicted[edges] - target[edges]) * mask[edges]
         s = overlap[edges] * mask[edges]
-        mu = (difference.real * s).sum() / s.pow(2).sum().clamp_min(1e-30)
-        errors[edges] = (difference - mu * s) * mask[edges]
+        shifts.append((difference.real * s).sum() / s.pow(2).sum().clamp_min(1e-30))
+    return torch.stack(shifts)
+
+
+def gauge_fixed_errors(predicted, target, overlap, mask, ranges):
+    """Ĥ − (H + μ*S) per entry with μ* fitted per structure (:func:`gauge_shifts`);
+    returns (errors, per-structure MAE of their modulus)."""
+    errors = torch.zeros_like(predicted)
+    per_structure = []
+    for (edges, _), mu in zip(ranges, gauge_shifts(predicted, target, overlap, mask, ranges)):
+        errors[edges] = (predicted[edges] - target[edges] - mu * overlap[edges]) * mask[edges]
         per_structure.append(errors[edges].abs()[mask[edges]].mean())
     return errors, torch.stack(per_structure)
 
@@ -157,22 +165,31 @@ class BandMetrics(Metric):
 
     Bands are compared by index within [E_F − window, E_F + window] of the true spectrum; ghost states
     are counted among predicted states up to E_F + ``p_window_ev`` (the P subspace); the PQ norm is
-    ‖C_P† Ĥ(k) C_Q‖_F with the true S-orthonormal eigenvectors C (zero for the truth)."""
+    ‖C_P† Ĥ(k) C_Q‖_F with the true S-orthonormal eigenvectors C (zero for the truth).
+
+    With ``align_gauge`` the predicted bands are those of Ĥ − μ*S, μ* the Gauge-MAE shift: the energy
+    zero of a Kohn–Sham Hamiltonian is arbitrary, and a rigid offset is neither a band error nor a
+    ghost state (the PQ norm does not depend on it, C_P†SC_Q = 0)."""
 
     full_state_update = False
     higher_is_better = False
 
     def __init__(self, window_ev: float = 2.0, p_window_ev: float = 10.0, ghost_tolerance_ev: float = 0.1,
-                 overlap_threshold: float = 1e-6, **kwargs):
+                 overlap_threshold: float = 1e-6, align_gauge: bool = True, **kwargs):
         super().__init__(**kwargs)
         self.window_ev, self.p_window_ev = window_ev, p_window_ev
         self.ghost_tolerance_ev, self.overlap_threshold = ghost_tolerance_ev, overlap_threshold
-        for name in ("band_abs_sum", "band_count", "ghost_states", "kpoints", "pq_norm_sum"):
+        self.align_gauge = align_gauge
+        for name in ("band_abs_sum", "band_count", "ghost_states", "kpoints", "pq_norm_sum", "structures",
+                     "shift_abs_sum"):
             self.add_state(name, torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
 
     def update(self, predicted_hamiltonian, batch, kpoints):
-        for spectrum in band_spectra(predicted_hamiltonian, batch, kpoints, self.overlap_threshold):
+        for spectrum in band_spectra(predicted_hamiltonian, batch, kpoints, self.overlap_threshold,
+                                     align_gauge=self.align_gauge):
             fermi, true, predicted = spectrum["fermi_energy"], spectrum["true"], spectrum["predicted"]
+            self.structures += 1.0
+            self.shift_abs_sum += abs(spectrum["gauge_shift"])
             for k in range(true.shape[0]):
                 near = (true[k] - fermi).abs() <= self.window_ev
                 self.band_abs_sum += (predicted[k][near] - true[k][near]).abs().double().sum()
@@ -189,17 +206,31 @@ class BandMetrics(Metric):
         kpoints = self.kpoints.clamp_min(1)
         return {"band_mae_mev": float(self.band_abs_sum / self.band_count.clamp_min(1) * 1000.0),
                 "ghost_states": int(self.ghost_states), "ghost_states_per_kpoint": float(self.ghost_states / kpoints),
-                "pq_norm_mev": float(self.pq_norm_sum / kpoints * 1000.0), "kpoints": int(self.kpoints)}
+                "pq_norm_mev": float(self.pq_norm_sum / kpoints * 1000.0), "kpoints": int(self.kpoints),
+                "mean_abs_gauge_shift_mev": float(self.shift_abs_sum / self.structures.clamp_min(1) * 1000.0)}
 
 
-def band_spectra(predicted_hamiltonian, batch, kpoints, overlap_threshold: float = 1e-6) -> list:
+def band_spectra(predicted_hamiltonian, batch, kpoints, overlap_threshold: float = 1e-6,
+                 align_gauge: bool = True) -> list:
     """Per structure: true and predicted eigenvalues (K, n) at ``kpoints`` (fractional), the true
-    eigenvectors and the predicted H(k). The overlap is the true one for both."""
+    eigenvectors and the predicted H(k). The overlap is the true one for both. With ``align_gauge``
+    the prediction is Ĥ − μ*S (μ* of the Gauge MAE, reported as ``gauge_shift`` in eV): its bands are
+    Ĥ's moved rigidly by −μ*."""
     from .kspace import bloch_sum, generalized_eigh
 
     overlap_blocks = spinor_overlap(batch.overlap) if batch.spinful else batch.overlap
+    ranges = structure_ranges(batch)
+    shifts = torch.zeros(len(ranges), dtype=torch.float64)
+    if align_gauge:
+        predicted_hamiltonian = predicted_hamiltonian.detach()
+        shifts = gauge_shifts(predicted_hamiltonian, batch.hamiltonian.to(predicted_hamiltonian.dtype),
+                              overlap_blocks.to(predicted_hamiltonian.real.dtype), batch.orbital_mask, ranges)
+        shifted = predicted_hamiltonian.clone()
+        for (edges, _), mu in zip(ranges, shifts):
+            shifted[edges] = predicted_hamiltonian[edges] - mu * overlap_blocks[edges]
+        predicted_hamiltonian = shifted
     out = []
-    for index, (edges, atoms) in enumerate(structure_ranges(batch)):
+    for index, (edges, atoms) in enumerate(ranges):
         local = batch.edge_index[:, edges] - atoms.start
         node_mask = batch.node_orbital_mask[atoms]
         if batch.spinful:
@@ -212,5 +243,6 @@ def band_spectra(predicted_hamiltonian, batch, kpoints, overlap_threshold: float
             predicted_k = assemble(predicted_hamiltonian[edges].detach())
             predicted, _ = generalized_eigh(predicted_k, overlap_k, overlap_threshold)
         out.append({"label": batch.labels[index], "fermi_energy": float(batch.fermi_energy[index]), "true": true,
-                    "predicted": predicted, "true_vectors": vectors, "predicted_k": predicted_k})
+                    "predicted": predicted, "true_vectors": vectors, "predicted_k": predicted_k,
+                    "gauge_shift": float(shifts[index])})
     return out

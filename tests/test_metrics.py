@@ -68,6 +68,20 @@ def test_ghost_states_are_counted(embedded):
     assert ghost["ghost_states"] >= kpoints.shape[0] and ghost["pq_norm_mev"] > 100.0
 
 
+def test_a_rigid_energy_offset_is_neither_a_band_error_nor_a_ghost(embedded):
+    (batch,), _ = batches(embedded, False, 1)
+    kpoints = monkhorst_pack((2, 2, 2))
+    shifted_hamiltonian = batch.hamiltonian + 0.5 * batch.overlap  # every band 0.5 eV higher
+    aligned, raw = BandMetrics(p_window_ev=3.0), BandMetrics(p_window_ev=3.0, align_gauge=False)
+    aligned.update(shifted_hamiltonian, batch, kpoints)
+    raw.update(shifted_hamiltonian, batch, kpoints)
+    aligned, raw = aligned.compute(), raw.compute()
+    assert aligned["band_mae_mev"] < 1e-6 and aligned["ghost_states"] == 0
+    assert aligned["mean_abs_gauge_shift_mev"] == pytest.approx(500.0, rel=1e-9)
+    assert raw["band_mae_mev"] == pytest.approx(500.0, rel=1e-6) and raw["ghost_states"] > 0
+    assert raw["pq_norm_mev"] < 1e-6 and aligned["pq_norm_mev"] < 1e-6  # C_P† S C_Q = 0: no coupling either way
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

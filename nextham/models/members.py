@@ -26,8 +26,9 @@ def masked_mse(predicted, target, mask):
 
 
 class DistanceRangeMember(L.LightningModule):
-    """One member: network + its distance range. Until a loss registry is configured it trains on the
-    mean squared R-space error of ΔH over its own edges and existing orbitals."""
+    """One member: network + its distance range. Trained on its own (``Trainer.fit(member)``) it
+    minimises the mean squared R-space error of ΔH over its own edges and existing orbitals;
+    ``nextham fit`` trains members inside :class:`~nextham.training.NextHAMModule` on the joint loss."""
 
     def __init__(self, name: str, distance_range, slot_ls, spinful_input: bool = False, network: dict | None = None,
                  optimizer: dict | None = None):
