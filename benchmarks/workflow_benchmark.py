@@ -4,9 +4,9 @@
     python benchmarks/workflow_benchmark.py speed [--structures 2]   # H(0) + inference vs full PySCF SCF
     python benchmarks/workflow_benchmark.py throughput               # training structures/s, peak memory
 
-(a) accuracy: the same training budget for the default model and for the random-embedding ablation
-    (no H(0) features, per-element embeddings instead); Gauge MAE on the held-out test split, beside
-    the H(0)-only baseline.
+(a) accuracy: the same training budget for the default model, for the default model with per-element
+    embeddings added, and for the random-embedding ablation (no H(0) features, per-element embeddings
+    instead); Gauge MAE and bands on the held-out test split, beside the H(0)-only baseline.
 (b) speed: for fresh strained Si and AlP cells, the zeroth-step H(0) (atomic densities + one Fock
     build on the dense k-mesh) plus model inference, against the full recipe (SCF + H(T)).
 (c) training throughput with configs/fit.yaml and the peak resident memory.
@@ -42,6 +42,8 @@ def accuracy(args):
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         for slug, name, overrides in (("nextham", "NextHAM (H(0) input)", []),
+                                      ("h0_and_embedding", "H(0) input + element embedding",
+                                       ["model.network.element_embedding=true"]),
                                       ("ablation", "ablation: element embedding, no H(0) input",
                                        ["model.network.use_h0_input=false", "model.network.element_embedding=true"])):
             report, seconds = _train_and_test(overrides, args.epochs, Path(scratch) / slug)
