@@ -1,6 +1,7 @@
 """End to end on the embedded data: fit, resume, test report (recomputed here), predict, bands, DDP."""
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -95,10 +96,16 @@ def test_one_member_by_name_and_two_ddp_processes(tmp_path):
     collective called by one rank only would hang here and hit the timeout."""
     command = [str(Path(sys.executable).parent / "nextham"), "fit", *arguments(tmp_path),
                "members_to_train=range_2_4", "trainer.max_epochs=1", "trainer.strategy=ddp", "trainer.devices=2"]
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=300,
-                              env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    assert finished.stdout.count("finished 1 epochs") == 1  # rank 0 reports, rank 1 stays quiet
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"}, start_new_session=True)
+    try:
+        stdout, stderr = process.communicate(timeout=300)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)  # rank 1 too: it is in the same session
+        stdout, stderr = process.communicate()
+        pytest.fail(f"DDP fit hung:\n{stderr[-3000:]}")
+    assert process.returncode == 0, stderr[-3000:]
+    assert stdout.count("finished 1 epochs") == 1  # rank 0 reports, rank 1 stays quiet
     run = tmp_path / "run"
     checkpoint = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert checkpoint["hyper_parameters"]["members_to_train"] == "range_2_4"
