@@ -55,11 +55,11 @@ class KSpaceValidationCallback(L.Callback):
     def write_band_plot(self, trainer, predicted, batch):
         lattice = batch.lattice[0].cpu().numpy()
         kpoints, distances, ticks, labels = kpath(lattice, density=self.path_density)
-        spectrum = band_spectra(predicted, batch, kpoints, align_gauge=self.align_gauge)[0]
+        (spectrum,) = band_spectra(predicted, batch, kpoints, align_gauge=self.align_gauge, structures=[0])
         figure = plot_bands(distances, spectrum["true"].cpu().numpy(), spectrum["predicted"].cpu().numpy(),
                             spectrum["fermi_energy"], ticks, labels,
                             title=f"{spectrum['label']} — epoch {trainer.current_epoch}",
-                            gauge_shift=spectrum["gauge_shift"] if self.align_gauge else None)
+                            gauge_shift=spectrum["gauge_shift"])
         folder = self._plot_folder or Path(trainer.default_root_dir) / "bands"
         folder.mkdir(parents=True, exist_ok=True)
         figure.savefig(folder / f"epoch_{trainer.current_epoch:04d}_{spectrum['label']}.png")

@@ -189,7 +189,7 @@ class BandMetrics(Metric):
                                      align_gauge=self.align_gauge):
             fermi, true, predicted = spectrum["fermi_energy"], spectrum["true"], spectrum["predicted"]
             self.structures += 1.0
-            self.shift_abs_sum += abs(spectrum["gauge_shift"])
+            self.shift_abs_sum += abs(spectrum["gauge_shift"] or 0.0)
             for k in range(true.shape[0]):
                 near = (true[k] - fermi).abs() <= self.window_ev
                 self.band_abs_sum += (predicted[k][near] - true[k][near]).abs().double().sum()
@@ -211,38 +211,38 @@ class BandMetrics(Metric):
 
 
 def band_spectra(predicted_hamiltonian, batch, kpoints, overlap_threshold: float = 1e-6,
-                 align_gauge: bool = True) -> list:
-    """Per structure: true and predicted eigenvalues (K, n) at ``kpoints`` (fractional), the true
-    eigenvectors and the predicted H(k). The overlap is the true one for both. With ``align_gauge``
-    the prediction is Ĥ − μ*S (μ* of the Gauge MAE, reported as ``gauge_shift`` in eV): its bands are
-    Ĥ's moved rigidly by −μ*."""
+                 align_gauge: bool = True, structures=None) -> list:
+    """Per structure of ``batch`` (or of the indices in ``structures``): true and predicted
+    eigenvalues (K, n) at ``kpoints`` (fractional), the true eigenvectors and the predicted H(k). The
+    overlap is the true one for both. With ``align_gauge`` the prediction is Ĥ − μ*S (μ* of the Gauge
+    MAE, reported as ``gauge_shift`` in eV; None without alignment): its bands are Ĥ's moved rigidly
+    by −μ*."""
     from .kspace import bloch_sum, generalized_eigh
 
     overlap_blocks = spinor_overlap(batch.overlap) if batch.spinful else batch.overlap
     ranges = structure_ranges(batch)
-    shifts = torch.zeros(len(ranges), dtype=torch.float64)
-    if align_gauge:
-        predicted_hamiltonian = predicted_hamiltonian.detach()
-        shifts = gauge_shifts(predicted_hamiltonian, batch.hamiltonian.to(predicted_hamiltonian.dtype),
-                              overlap_blocks.to(predicted_hamiltonian.real.dtype), batch.orbital_mask, ranges)
-        shifted = predicted_hamiltonian.clone()
-        for (edges, _), mu in zip(ranges, shifts):
-            shifted[edges] = predicted_hamiltonian[edges] - mu * overlap_blocks[edges]
-        predicted_hamiltonian = shifted
+    predicted_hamiltonian = predicted_hamiltonian.detach()
+    shifts = gauge_shifts(predicted_hamiltonian, batch.hamiltonian.to(predicted_hamiltonian.dtype),
+                          overlap_blocks.to(predicted_hamiltonian.real.dtype), batch.orbital_mask, ranges) \
+        if align_gauge else None
     out = []
-    for index, (edges, atoms) in enumerate(ranges):
+    for index in range(len(ranges)) if structures is None else structures:
+        edges, atoms = ranges[index]
         local = batch.edge_index[:, edges] - atoms.start
         node_mask = batch.node_orbital_mask[atoms]
         if batch.spinful:
             node_mask = torch.cat([node_mask, node_mask], dim=-1)
         natoms = int(batch.num_atoms[index])
         assemble = lambda blocks: bloch_sum(blocks, local, batch.cell_shifts[edges], natoms, kpoints, node_mask)
+        predicted_blocks = predicted_hamiltonian[edges]
+        if shifts is not None:
+            predicted_blocks = predicted_blocks - shifts[index] * overlap_blocks[edges]
         overlap_k = assemble(overlap_blocks[edges])
         with torch.no_grad():
             true, vectors = generalized_eigh(assemble(batch.hamiltonian[edges]), overlap_k, overlap_threshold)
-            predicted_k = assemble(predicted_hamiltonian[edges].detach())
+            predicted_k = assemble(predicted_blocks)
             predicted, _ = generalized_eigh(predicted_k, overlap_k, overlap_threshold)
         out.append({"label": batch.labels[index], "fermi_energy": float(batch.fermi_energy[index]), "true": true,
                     "predicted": predicted, "true_vectors": vectors, "predicted_k": predicted_k,
-                    "gauge_shift": float(shifts[index])})
+                    "gauge_shift": None if shifts is None else float(shifts[index])})
     return out

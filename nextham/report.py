@@ -58,9 +58,9 @@ def run_test(config, checkpoints, split: str = "test", output=None, band_plots: 
 def _band_plot(predicted, batch, index, output, align_gauge):
     lattice = batch.lattice[index].cpu().numpy()
     kpoints, distances, ticks, labels = kpath(lattice)
-    spectrum = band_spectra(predicted, batch, kpoints, align_gauge=align_gauge)[index]
+    (spectrum,) = band_spectra(predicted, batch, kpoints, align_gauge=align_gauge, structures=[index])
     figure = plot_bands(distances, spectrum["true"].numpy(), spectrum["predicted"].numpy(), spectrum["fermi_energy"],
-                        ticks, labels, title=spectrum["label"], gauge_shift=spectrum["gauge_shift"] if align_gauge else None)
+                        ticks, labels, title=spectrum["label"], gauge_shift=spectrum["gauge_shift"])
     figure.savefig(output / f"bands_{spectrum['label']}.png")
     import matplotlib.pyplot as plt
 

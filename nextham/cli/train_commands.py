@@ -111,10 +111,9 @@ def run_bands(args):
     with torch.no_grad():
         predicted = module(batch)["hamiltonian"]
     kpoints, distances, ticks, labels = kpath(record.lattice)
-    align_gauge = config["callbacks"]["kspace"]["align_gauge"]
-    spectrum = band_spectra(predicted, batch, kpoints, align_gauge=align_gauge)[0]
+    spectrum = band_spectra(predicted, batch, kpoints, align_gauge=config["callbacks"]["kspace"]["align_gauge"])[0]
     figure = plot_bands(distances, spectrum["true"].numpy(), spectrum["predicted"].numpy(), spectrum["fermi_energy"],
-                        ticks, labels, title=record.label, gauge_shift=spectrum["gauge_shift"] if align_gauge else None)
+                        ticks, labels, title=record.label, gauge_shift=spectrum["gauge_shift"])
     out = Path(args.out or Path(config["output"]) / f"bands_{record.label}.png")
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out)
