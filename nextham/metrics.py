@@ -1,9 +1,12 @@
 """Metrics (torchmetrics, DDP-safe: every state is a sum reduced across processes).
 
 * :class:`GaugeMAE` — the headline number. Per structure μ* = Re⟨Ĥ − H, S⟩ / ‖S‖² removes the
-  arbitrary energy zero, then MAE of Ĥ − (H + μ*S) over existing orbitals of all stored blocks,
-  averaged over structures; the same for H(0) (the baseline) in the same report; split by spin block
-  and real/imaginary part, by element pair and by distance member (entry-weighted within a split).
+  arbitrary energy zero, then MAE of Ĥ − (H + μ*S) over existing orbitals of every stored pair,
+  each structure in its own representation (a spinless crystal in a dataset with spin–orbit ones
+  is scored on its real spinless blocks, not on H ⊗ I₂ with its zero spin-flip blocks), averaged
+  over structures; the same for H(0) (the baseline) in the same report; beside it the MAE over the
+  pairs the members predict, and splits by spin block and real/imaginary part, by element pair and
+  by distance member (entry-weighted within a split).
 * :class:`BandMetrics` — band-energy MAE near E_F and ghost states: predicted states in the P window
   with no true state within a tolerance, and the norm of the PQ block C_P†Ĥ(k)C_Q; predicted bands
   are taken in the Gauge-MAE gauge (Ĥ − μ*S) unless ``align_gauge`` is off.
@@ -14,31 +17,22 @@ from __future__ import annotations
 import torch
 from torchmetrics import Metric
 
-from .kspace import spinor_overlap, structure_ranges
+from .data.graphs import structure_blocks
 
-SPIN_BLOCKS = ("up_up", "up_down", "down_up", "down_down")
+SPIN_BLOCKS = ("up_up", "up_down", "down_up", "down_down", "spinless")
 MAX_Z = 120
+PAIRS_DESCRIPTION = ("mean over structures of the per-structure MAE over every stored pair (i, j, R) and every "
+                     "existing orbital entry (real and imaginary parts as one complex modulus), after removing "
+                     "μ*S; each structure in its own representation: spinless structures as real spinless "
+                     "blocks, spin–orbit ones as complex 2×2 spin blocks")
 
 
-def gauge_shifts(predicted, target, overlap, mask, ranges) -> torch.Tensor:
-    """μ* = Re⟨Ĥ − H, S⟩/‖S‖² per structure (eV), over the entries ``mask`` selects."""
-    shifts = []
-    for edges, _ in ranges:
-        difference = (predicted[edges] - target[edges]) * mask[edges]
-        s = overlap[edges] * mask[edges]
-        shifts.append((difference.real * s).sum() / s.pow(2).sum().clamp_min(1e-30))
-    return torch.stack(shifts)
-
-
-def gauge_fixed_errors(predicted, target, overlap, mask, ranges):
-    """Ĥ − (H + μ*S) per entry with μ* fitted per structure (:func:`gauge_shifts`);
-    returns (errors, per-structure MAE of their modulus)."""
-    errors = torch.zeros_like(predicted)
-    per_structure = []
-    for (edges, _), mu in zip(ranges, gauge_shifts(predicted, target, overlap, mask, ranges)):
-        errors[edges] = (predicted[edges] - target[edges] - mu * overlap[edges]) * mask[edges]
-        per_structure.append(errors[edges].abs()[mask[edges]].mean())
-    return errors, torch.stack(per_structure)
+def gauge_shift(predicted, target, overlap, mask) -> torch.Tensor:
+    """μ* = Re⟨Ĥ − H, S⟩/‖S‖² (eV) over the entries ``mask`` selects: the rigid shift of the energy
+    zero that fits Ĥ − H best (``overlap`` sized like the Hamiltonian blocks)."""
+    difference = (predicted - target) * mask
+    s = overlap * mask
+    return (difference.real * s).sum() / s.pow(2).sum().clamp_min(1e-30)
 
 
 class GaugeMAE(Metric):
@@ -51,9 +45,14 @@ class GaugeMAE(Metric):
         self.add_state("model_sum", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("baseline_sum", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("structures", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("pairs", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("entries", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        # [model, baseline] summed per structure over the pairs the network predicts (graph and a member)
+        self.add_state("predicted_pairs_sum", torch.zeros(2, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("predicted_pairs_structures", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         # [model, baseline] x spin block x (real, imaginary): sums of |part| and entry counts
-        self.add_state("spin_sum", torch.zeros(2, 4, 2, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("spin_count", torch.zeros(4, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("spin_sum", torch.zeros(2, len(SPIN_BLOCKS), 2, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("spin_count", torch.zeros(len(SPIN_BLOCKS), dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("pair_sum", torch.zeros(2, MAX_Z, MAX_Z, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("pair_count", torch.zeros(MAX_Z, MAX_Z, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("member_sum", torch.zeros(2, len(self.member_names) + 1, dtype=torch.float64),
@@ -64,50 +63,59 @@ class GaugeMAE(Metric):
     def update(self, predicted_hamiltonian, batch, member_of_edge=None):
         """``predicted_hamiltonian``: Ĥ blocks (E, B, B) of ``batch``; ``member_of_edge``: the
         ensemble's routing (−1 where H(0) was kept)."""
-        ranges = structure_ranges(batch)
-        overlap = spinor_overlap(batch.overlap) if batch.spinful else batch.overlap
-        mask, mask_float = batch.orbital_mask, batch.orbital_mask.to(torch.float64)
-        target = batch.hamiltonian.to(predicted_hamiltonian.dtype)
-        candidates = (predicted_hamiltonian, batch.hamiltonian_0.to(predicted_hamiltonian.dtype))
-        for slot, predicted in enumerate(candidates):  # slot 0: the model, slot 1: the H(0) baseline
-            errors, per_structure = gauge_fixed_errors(predicted, target, overlap.to(predicted.real.dtype), mask,
-                                                       ranges)
-            if slot == 0:
-                self.model_sum += per_structure.double().sum()
-                self.structures += float(len(ranges))
-            else:
-                self.baseline_sum += per_structure.double().sum()
-            self._update_spin(slot, errors, mask_float, batch.spinful)
-            modulus = errors.abs().double()
-            self._update_pairs(slot, modulus, mask_float, batch)
-            if member_of_edge is not None:
-                owner = torch.where(member_of_edge < 0, len(self.member_names), member_of_edge)
-                self.member_sum[slot].index_add_(0, owner, modulus.flatten(1).sum(1))
-                if slot == 0:
-                    self.member_count.index_add_(0, owner, mask_float.flatten(1).sum(1))
-
-    def _update_spin(self, slot, errors, mask, spinful):
-        size = errors.shape[-1] // 2 if spinful else errors.shape[-1]
-        for index in range(4 if spinful else 1):
-            rows = slice((index // 2) * size, (index // 2 + 1) * size)
-            cols = slice((index % 2) * size, (index % 2 + 1) * size)
-            part, part_mask = errors[:, rows, cols], mask[:, rows, cols]
-            # a spinless Hamiltonian is the spin-diagonal H ⊗ I₂: it counts for ↑↑ and ↓↓
-            for block in ((index,) if spinful else (0, 3)):
-                self.spin_sum[slot, block, 0] += (part.real.abs().double() * part_mask).sum()
-                if part.is_complex():
-                    self.spin_sum[slot, block, 1] += (part.imag.abs().double() * part_mask).sum()
-                if slot == 0:
-                    self.spin_count[block] += part_mask.sum()
-
-    def _update_pairs(self, slot, errors, mask, batch):
         i, j = batch.edge_index
         zi, zj = batch.atomic_numbers[i], batch.atomic_numbers[j]
-        low, high = torch.minimum(zi, zj), torch.maximum(zi, zj)
-        flat = low * MAX_Z + high
-        self.pair_sum[slot].view(-1).index_add_(0, flat, errors.flatten(1).sum(1))
-        if slot == 0:
-            self.pair_count.view(-1).index_add_(0, flat, mask.flatten(1).sum(1))
+        pair_of_edge = torch.minimum(zi, zj) * MAX_Z + torch.maximum(zi, zj)
+        owner = None
+        if member_of_edge is not None:
+            owner = torch.where(member_of_edge < 0, len(self.member_names), member_of_edge)
+        for index in range(batch.num_structures):
+            view = structure_blocks(batch, index, predicted_hamiltonian.detach())
+            edges, mask = view["edges"], view["mask"]
+            mask_float = mask.double()
+            target = view["hamiltonian"].to(view["predicted"].dtype)
+            overlap = view["overlap"].to(view["predicted"].real.dtype)
+            self.structures += 1.0
+            self.pairs += float(mask.shape[0])
+            self.entries += mask_float.sum()
+            for slot, candidate in enumerate((view["predicted"], view["hamiltonian_0"].to(target.dtype))):
+                mu = gauge_shift(candidate, target, overlap, mask)
+                errors = (candidate - target - mu * overlap) * mask
+                modulus = errors.abs().double()
+                per_edge = modulus.flatten(1).sum(1)
+                if slot == 0:
+                    self.model_sum += modulus.sum() / mask_float.sum()
+                else:
+                    self.baseline_sum += modulus.sum() / mask_float.sum()
+                if owner is not None:
+                    predicted_edges = owner[edges] < len(self.member_names)
+                    if bool(predicted_edges.any()):
+                        self.predicted_pairs_sum[slot] += per_edge[predicted_edges].sum() / \
+                            mask_float[predicted_edges].sum()
+                        if slot == 0:
+                            self.predicted_pairs_structures += 1.0
+                    self.member_sum[slot].index_add_(0, owner[edges], per_edge)
+                    if slot == 0:
+                        self.member_count.index_add_(0, owner[edges], mask_float.flatten(1).sum(1))
+                self._update_spin(slot, errors, mask_float, view["spinful"])
+                self.pair_sum[slot].view(-1).index_add_(0, pair_of_edge[edges], per_edge)
+                if slot == 0:
+                    self.pair_count.view(-1).index_add_(0, pair_of_edge[edges], mask_float.flatten(1).sum(1))
+
+    def _update_spin(self, slot, errors, mask, spinful):
+        if not spinful:
+            parts = [(SPIN_BLOCKS.index("spinless"), errors, mask)]
+        else:
+            size = errors.shape[-1] // 2
+            parts = [(index, errors[:, (index // 2) * size:(index // 2 + 1) * size, (index % 2) * size:(index % 2 + 1) * size],
+                      mask[:, (index // 2) * size:(index // 2 + 1) * size, (index % 2) * size:(index % 2 + 1) * size])
+                     for index in range(4)]
+        for block, part, part_mask in parts:
+            self.spin_sum[slot, block, 0] += (part.real.abs().double() * part_mask).sum()
+            if part.is_complex():
+                self.spin_sum[slot, block, 1] += (part.imag.abs().double() * part_mask).sum()
+            if slot == 0:
+                self.spin_count[block] += part_mask.sum()
 
     def compute(self) -> dict:
         from .data.basis import element_symbol
@@ -116,14 +124,25 @@ class GaugeMAE(Metric):
         count = self.structures.clamp_min(1)
         report = {"gauge_mae_mev": float(self.model_sum / count * to_mev),
                   "baseline_gauge_mae_mev": float(self.baseline_sum / count * to_mev),
-                  "structures": int(self.structures)}
+                  "structures": int(self.structures), "pairs": int(self.pairs), "entries": int(self.entries),
+                  "averaged_over": PAIRS_DESCRIPTION}
+        if self.predicted_pairs_structures > 0:
+            n = self.predicted_pairs_structures
+            report["predicted_pairs"] = {
+                "model": float(self.predicted_pairs_sum[0] / n * to_mev),
+                "baseline": float(self.predicted_pairs_sum[1] / n * to_mev),
+                "averaged_over": "as the headline, over the pairs the members predict (inside the graph and a "
+                                 "member's distance range), with the same μ*"}
         spin = {}
         for index, name in enumerate(SPIN_BLOCKS):
-            n = self.spin_count[index].clamp_min(1)
+            if self.spin_count[index] == 0:
+                continue
+            n = self.spin_count[index]
             spin[name] = {"model_real": float(self.spin_sum[0, index, 0] / n * to_mev),
                           "model_imag": float(self.spin_sum[0, index, 1] / n * to_mev),
                           "baseline_real": float(self.spin_sum[1, index, 0] / n * to_mev),
-                          "baseline_imag": float(self.spin_sum[1, index, 1] / n * to_mev)}
+                          "baseline_imag": float(self.spin_sum[1, index, 1] / n * to_mev),
+                          "entries": int(n)}
         report["spin_blocks"] = spin
         pairs = {}
         for flat in torch.nonzero(self.pair_count.view(-1)).squeeze(-1).tolist():
@@ -196,10 +215,11 @@ class BandMetrics(Metric):
                 self.band_count += float(near.sum())
                 self.ghost_states += ghost_state_count(predicted[k], true[k], fermi + self.p_window_ev,
                                                        self.ghost_tolerance_ev)
-            n_p = int((true[0] <= fermi + self.p_window_ev).sum())
             vectors = spectrum["true_vectors"]
-            coupling = vectors[..., :n_p].mH @ spectrum["predicted_k"] @ vectors[..., n_p:]
-            self.pq_norm_sum += torch.linalg.matrix_norm(coupling).double().sum()
+            for k in range(true.shape[0]):  # the P subspace is k-dependent: states up to E_F + window
+                n_p = int((true[k] <= fermi + self.p_window_ev).sum())
+                coupling = vectors[k, :, :n_p].mH @ spectrum["predicted_k"][k] @ vectors[k, :, n_p:]
+                self.pq_norm_sum += torch.linalg.matrix_norm(coupling).double()
             self.kpoints += float(true.shape[0])
 
     def compute(self) -> dict:
@@ -212,37 +232,30 @@ class BandMetrics(Metric):
 
 def band_spectra(predicted_hamiltonian, batch, kpoints, overlap_threshold: float = 1e-6,
                  align_gauge: bool = True, structures=None) -> list:
-    """Per structure of ``batch`` (or of the indices in ``structures``): true and predicted
-    eigenvalues (K, n) at ``kpoints`` (fractional), the true eigenvectors and the predicted H(k). The
-    overlap is the true one for both. With ``align_gauge`` the prediction is Ĥ − μ*S (μ* of the Gauge
-    MAE, reported as ``gauge_shift`` in eV; None without alignment): its bands are Ĥ's moved rigidly
-    by −μ*."""
+    """Per structure of ``batch`` (or of the indices in ``structures``), in its own representation
+    (spinless bands once, not twice): true and predicted eigenvalues (K, n) at ``kpoints``
+    (fractional), the true eigenvectors and the predicted H(k). The overlap is the true one for both.
+    With ``align_gauge`` the prediction is Ĥ − μ*S (μ* of the Gauge MAE, reported as ``gauge_shift``
+    in eV; None without alignment): its bands are Ĥ's moved rigidly by −μ*."""
     from .kspace import bloch_sum, generalized_eigh
 
-    overlap_blocks = spinor_overlap(batch.overlap) if batch.spinful else batch.overlap
-    ranges = structure_ranges(batch)
     predicted_hamiltonian = predicted_hamiltonian.detach()
-    shifts = gauge_shifts(predicted_hamiltonian, batch.hamiltonian.to(predicted_hamiltonian.dtype),
-                          overlap_blocks.to(predicted_hamiltonian.real.dtype), batch.orbital_mask, ranges) \
-        if align_gauge else None
     out = []
-    for index in range(len(ranges)) if structures is None else structures:
-        edges, atoms = ranges[index]
-        local = batch.edge_index[:, edges] - atoms.start
-        node_mask = batch.node_orbital_mask[atoms]
-        if batch.spinful:
-            node_mask = torch.cat([node_mask, node_mask], dim=-1)
-        natoms = int(batch.num_atoms[index])
-        assemble = lambda blocks: bloch_sum(blocks, local, batch.cell_shifts[edges], natoms, kpoints, node_mask)
-        predicted_blocks = predicted_hamiltonian[edges]
-        if shifts is not None:
-            predicted_blocks = predicted_blocks - shifts[index] * overlap_blocks[edges]
-        overlap_k = assemble(overlap_blocks[edges])
+    for index in range(batch.num_structures) if structures is None else structures:
+        view = structure_blocks(batch, index, predicted_hamiltonian)
+        assemble = lambda blocks: bloch_sum(blocks, view["edge_index"], view["cell_shifts"], view["num_atoms"],
+                                            kpoints, view["node_mask"])
+        predicted_blocks, overlap = view["predicted"], view["overlap"].to(view["predicted"].real.dtype)
+        shift = None
+        if align_gauge:
+            shift = gauge_shift(predicted_blocks, view["hamiltonian"].to(predicted_blocks.dtype), overlap, view["mask"])
+            predicted_blocks = predicted_blocks - shift * overlap
+        overlap_k = assemble(overlap)
         with torch.no_grad():
-            true, vectors = generalized_eigh(assemble(batch.hamiltonian[edges]), overlap_k, overlap_threshold)
+            true, vectors = generalized_eigh(assemble(view["hamiltonian"]), overlap_k, overlap_threshold)
             predicted_k = assemble(predicted_blocks)
             predicted, _ = generalized_eigh(predicted_k, overlap_k, overlap_threshold)
-        out.append({"label": batch.labels[index], "fermi_energy": float(batch.fermi_energy[index]), "true": true,
+        out.append({"label": view["label"], "fermi_energy": float(batch.fermi_energy[index]), "true": true,
                     "predicted": predicted, "true_vectors": vectors, "predicted_k": predicted_k,
-                    "gauge_shift": None if shifts is None else float(shifts[index])})
+                    "gauge_shift": None if shift is None else float(shift), "spinful": view["spinful"]})
     return out

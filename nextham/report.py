@@ -29,7 +29,7 @@ def run_test(config, checkpoints, split: str = "test", output=None, band_plots: 
     bands, baseline_bands = BandMetrics(**band_options), BandMetrics(**band_options)
     parity_true, parity_predicted, parity_baseline = [], [], []
     plotted = 0
-    loader = data._loader(split, shuffle=False)
+    loader = data.loader(split)
     module.eval()
     with torch.no_grad():
         for batch in tqdm(loader, desc=f"test ({split})", unit="batch"):
@@ -38,7 +38,7 @@ def run_test(config, checkpoints, split: str = "test", output=None, band_plots: 
             gauge.update(predicted, batch, prediction["member_of_edge"])
             bands.update(predicted, batch, monkhorst_pack(kspace["kmesh"]))
             baseline_bands.update(batch.hamiltonian_0, batch, monkhorst_pack(kspace["kmesh"]))
-            mask = batch.orbital_mask & (batch.edge_lengths > 1e-9)[:, None, None]
+            mask = batch.orbital_mask & (batch.edge_lengths > 1e-9)[:, None, None]  # off-site, every stored pair
             parity_true.append(batch.hamiltonian[mask].real.cpu().numpy())
             parity_predicted.append(predicted[mask].real.cpu().numpy())
             parity_baseline.append(batch.hamiltonian_0[mask].real.cpu().numpy())
@@ -49,9 +49,12 @@ def run_test(config, checkpoints, split: str = "test", output=None, band_plots: 
               "baseline_bands": baseline_bands.compute()}
     _parity_plot(np.concatenate(parity_true), np.concatenate(parity_predicted), np.concatenate(parity_baseline),
                  output / "parity.png")
+    report["gaps"] = save_predictions(module, data, split, output / "predictions")
+    gaps = [g for g in report["gaps"] if g["true_gap_ev"] == g["true_gap_ev"] and g["predicted_gap_ev"] == g["predicted_gap_ev"]]
+    report["gap_mae_mev"] = float(np.mean([abs(g["predicted_gap_ev"] - g["true_gap_ev"]) for g in gaps]) * 1000.0) \
+        if gaps else float("nan")
     write_json(output / "report.json", report)
     (output / "report.md").write_text(format_report(report))
-    save_predictions(module, data, split, output / "predictions")
     return report
 
 
@@ -87,9 +90,13 @@ def _parity_plot(true, predicted, baseline, path):
 
 
 def format_report(report: dict) -> str:
-    lines = [f"# Gauge MAE report ({report['split']}, {report['structures']} structures)", "",
+    lines = [f"# Gauge MAE report ({report['split']}, {report['structures']} structures, {report['pairs']} pairs)", "",
+             f"Averaged over: {report['averaged_over']}.", "",
              "| | model (meV) | H(0) baseline (meV) |", "|---|---:|---:|",
-             f"| **overall Gauge MAE** | **{report['gauge_mae_mev']:.3f}** | {report['baseline_gauge_mae_mev']:.3f} |"]
+             f"| **Gauge MAE, all stored pairs** | **{report['gauge_mae_mev']:.3f}** | {report['baseline_gauge_mae_mev']:.3f} |"]
+    if "predicted_pairs" in report:
+        values = report["predicted_pairs"]
+        lines.append(f"| Gauge MAE, pairs the members predict | {values['model']:.3f} | {values['baseline']:.3f} |")
     for block, values in report["spin_blocks"].items():
         lines.append(f"| {block} real / imag | {values['model_real']:.3f} / {values['model_imag']:.3f} "
                      f"| {values['baseline_real']:.3f} / {values['baseline_imag']:.3f} |")
@@ -106,20 +113,33 @@ def format_report(report: dict) -> str:
               f"| mean ‖PQ block‖ (meV) | {report['pq_norm_mev']:.2f} | {baseline['pq_norm_mev']:.2f} |",
               f"| mean \\|μ*\\| removed from the bands (meV) | {report['mean_abs_gauge_shift_mev']:.1f} "
               f"| {baseline['mean_abs_gauge_shift_mev']:.1f} |", ""]
+    if report.get("gaps"):
+        lines += [f"Band gaps from the electron count (E_F mid-gap), gap MAE {report['gap_mae_mev']:.1f} meV:", "",
+                  "| structure | DFT gap (eV) | predicted gap (eV) | DFT E_F (eV) | predicted E_F (eV) |",
+                  "|---|---:|---:|---:|---:|"]
+        lines += [f"| {g['label']} | {g['true_gap_ev']:.3f} | {g['predicted_gap_ev']:.3f} | {g['true_fermi_ev']:.3f} "
+                  f"| {g['predicted_fermi_ev']:.3f} |" for g in report["gaps"]]
+        lines.append("")
     return "\n".join(lines)
 
 
-def save_predictions(module, data, split, folder, deeph_folder=None):
-    """Predicted Ĥ as nextham shards (``hamiltonian`` = Ĥ) and optionally the DeepH new format."""
+def save_predictions(module, data, split, folder, deeph_folder=None, spinful: bool = False):
+    """Predicted Ĥ as nextham shards (``hamiltonian`` = Ĥ) and optionally the DeepH new format
+    (``hamiltonian_pred.h5`` beside the input's overlap and H(0), the input's atom pairs in the input's
+    order; each structure as what it is, or all spinful with ``spinful``)."""
     from .workflow import predicted_records
 
     writer = DatasetWriter(folder, data.dataset.basis, provenance={"predicted_by": "nextham", "split": split},
                            split_fractions={split: 1.0})
-    records = []
-    for predicted, _ in predicted_records(module, data, split):
+    records, gaps = [], []
+    for predicted, original in predicted_records(module, data, split):
         records.append(predicted)
+        truth = original.occupation()
+        gaps.append({"label": predicted.label, "true_gap_ev": truth["band_gap"],
+                     "predicted_gap_ev": predicted.metadata["band_gap_ev"], "true_fermi_ev": truth["fermi_energy"],
+                     "predicted_fermi_ev": predicted.fermi_energy})
         if deeph_folder is not None:
             write_deeph(Path(deeph_folder) / "dft" / predicted.label, predicted, data.dataset.basis,
-                        hamiltonian_name="hamiltonian_pred.h5")
+                        hamiltonian_name="hamiltonian_pred.h5", spinful=spinful)
     writer.append_shard(records)
-    return folder
+    return gaps

@@ -99,29 +99,28 @@ def _predictions(module, loader):
 
 
 def predicted_records(module, data, split: str):
-    """(record with hamiltonian = Ĥ, the original record, routing) for every structure of ``split``."""
-    loader = data._loader(split, shuffle=False)
+    """(record with hamiltonian = Ĥ, the original record) for every structure of ``split``.
+
+    Ĥ covers every stored pair of the structure, in the original's pair order and representation
+    (spinless structures stay spinless): members inside their ranges, H(0) elsewhere; S untouched.
+    Its E_F and gap come from Ĥ's own bands and the electron count."""
+    loader = data.loader(split)
     for batch, prediction in _predictions(module, loader):
         per_structure = unpad_blocks(prediction["hamiltonian"], batch, data.layout)
         owners = prediction["member_of_edge"].cpu().numpy()
         start = 0
         for label, blocks in zip(batch.labels, per_structure):
             original = data.dataset.read(label)
-            kept = original.select_edges(original.edge_distances() <= data.hparams.max_edge_length_angstrom + 1e-9) \
-                if data.hparams.max_edge_length_angstrom is not None else original
-            if data.spinful:  # the model works in the spinor basis: spinless structures enter as H ⊗ I₂
-                kept = kept.as_spinful()
+            if len(blocks) != original.num_edges:
+                raise RuntimeError(f"{label}: the batch holds {len(blocks)} pairs, the dataset {original.num_edges}")
             flat = HamiltonianRecord.flatten_blocks(blocks)
-            hamiltonian = flat.astype(np.complex128 if kept.spinful else np.float64)
-            predicted = HamiltonianRecord(
-                label=label, atomic_numbers=kept.atomic_numbers, positions=kept.positions, lattice=kept.lattice,
-                orbital_counts=kept.orbital_counts, edge_index=kept.edge_index, cell_shifts=kept.cell_shifts,
-                hamiltonian_0=kept.hamiltonian_0, hamiltonian=hamiltonian, overlap=kept.overlap,
-                spinful=kept.spinful, fermi_energy=kept.fermi_energy, reference_kpoints=kept.reference_kpoints,
-                reference_eigenvalues=kept.reference_eigenvalues,
-                metadata={**kept.metadata, "prediction": True, "member_of_edge": owners[start:start + kept.num_edges].tolist()})
-            start += kept.num_edges
-            yield predicted, kept
+            predicted = original.with_hamiltonian(flat.astype(np.complex128 if original.spinful else np.float64))
+            occupation = predicted.occupation()
+            predicted.fermi_energy = occupation["fermi_energy"]
+            predicted.metadata.update({"prediction": True, "band_gap_ev": occupation["band_gap"],
+                                       "member_of_edge": owners[start:start + original.num_edges].tolist()})
+            start += original.num_edges
+            yield predicted, original
 
 
 def write_json(path, data):

@@ -42,20 +42,21 @@ def test_fit_test_predict_bands_end_to_end(tmp_path, embedded, capsys):
     report = json.loads((run / "test" / "report.json").read_text())
     assert "Gauge MAE" in (run / "test" / "report.md").read_text()
     assert (run / "test" / "parity.png").exists() and list((run / "test").glob("bands_*.png"))
-    # recompute the headline numbers from the saved prediction, independently of the metric code
+    # recompute the headline numbers from the saved prediction, independently of the metric code:
+    # every stored pair of each structure, each in its own representation (spinless stays spinless)
     predictions = ShardedDataset(run / "test" / "predictions")
-    graph_cutoff = config(tmp_path)["data"]["max_edge_length_angstrom"]
     model, baseline = [], []
     for predicted in predictions:
-        original = embedded.read(predicted.label)
-        truth = original.select_edges(original.edge_distances() <= graph_cutoff + 1e-9)
-        if predicted.spinful:  # a dataset with SOC structures is handled in the spinor basis throughout
-            truth = truth.as_spinful()
+        truth = embedded.read(predicted.label)
+        assert predicted.spinful == truth.spinful
+        np.testing.assert_array_equal(predicted.edge_index, truth.edge_index)
+        np.testing.assert_array_equal(predicted.cell_shifts, truth.cell_shifts)
         overlap = HamiltonianRecord.flatten_blocks(spinor_overlap_blocks(truth)).astype(np.float64)
         dtype = np.complex128 if truth.spinful else np.float64
         model.append(gauge_mae(predicted.hamiltonian.astype(dtype), truth.hamiltonian.astype(dtype), overlap))
         baseline.append(gauge_mae(truth.hamiltonian_0.astype(dtype), truth.hamiltonian.astype(dtype), overlap))
     assert report["structures"] == len(predictions) == len(embedded.split_labels("test"))
+    assert report["pairs"] == sum(embedded.read(label).num_edges for label in embedded.split_labels("test"))
     assert report["gauge_mae_mev"] == pytest.approx(np.mean(model) * 1000.0, rel=1e-4)
     assert report["baseline_gauge_mae_mev"] == pytest.approx(np.mean(baseline) * 1000.0, rel=1e-4)
 

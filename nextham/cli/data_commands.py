@@ -29,6 +29,8 @@ def add_parser(subparsers):
     convert.add_argument("destination")
     convert.add_argument("--from", dest="source_format", required=True, choices=["shards", "deeph", "deeph-legacy"])
     convert.add_argument("--to", dest="target_format", required=True, choices=["shards", "deeph", "deeph-legacy"])
+    convert.add_argument("--spinful", action="store_true",
+                         help="write spinless structures as H ⊗ I2 too (a DeepH-pack training set is all one kind)")
     convert.set_defaults(handler=run_convert)
 
 
@@ -60,6 +62,6 @@ def run_inspect(args):
 def run_convert(args):
     from ..data.convert import convert
 
-    count = convert(args.source, args.destination, args.source_format, args.target_format)
+    count = convert(args.source, args.destination, args.source_format, args.target_format, spinful=args.spinful)
     print(f"converted {count} structures: {args.source} ({args.source_format}) -> {args.destination} ({args.target_format})")
     return 0

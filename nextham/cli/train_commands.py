@@ -28,6 +28,8 @@ def add_parser(subparsers):
     _common(predict, checkpoint=True)
     predict.add_argument("--split", default="test")
     predict.add_argument("--out", required=True, help="output folder (shards/ and deeph/ inside)")
+    predict.add_argument("--spinful", action="store_true",
+                         help="write spinless structures as H ⊗ I2 too (a DeepH-pack training set is all one kind)")
     predict.set_defaults(handler=run_predict)
 
     bands = subparsers.add_parser("bands", help="band-structure PNG, DFT vs predicted, for one structure")
@@ -92,7 +94,7 @@ def run_predict(args):
 
     config, data, module = _data_and_module(args)
     out = Path(args.out)
-    save_predictions(module, data, args.split, out / "shards", deeph_folder=out / "deeph")
+    save_predictions(module, data, args.split, out / "shards", deeph_folder=out / "deeph", spinful=args.spinful)
     print(f"predicted Ĥ written to {out / 'shards'} (nextham shards) and {out / 'deeph'} (DeepH, hamiltonian_pred.h5)")
     return 0
 
@@ -106,8 +108,8 @@ def run_bands(args):
 
     config, data, module = _data_and_module(args)
     record = data.dataset.read(args.structure)
-    batch = collate_graphs([record_to_sample(record, data.spinful, data.hparams.max_edge_length_angstrom)],
-                           data.layout, data.spinful, data.dtype)
+    batch = collate_graphs([record_to_sample(record, data.spinful)], data.layout, data.spinful, data.dtype,
+                           graph_cutoff=data.hparams.max_edge_length_angstrom)
     with torch.no_grad():
         predicted = module(batch)["hamiltonian"]
     kpoints, distances, ticks, labels = kpath(record.lattice)

@@ -6,6 +6,10 @@
   shuffled order with structures shuffled within each shard (reads stay shard-local), packs them
   into batches of at most ``edge_budget`` blocks, and pads so that every rank yields the same number
   of batches (unequal counts hang collective operations).
+
+``max_edge_length_angstrom`` is the network's graph cutoff. Training batches hold the pairs inside
+it (what the members learn); validation, test and prediction batches hold every stored pair, so that
+Ĥ, its metrics and its bands are those of the whole Hamiltonian, pairs beyond the graph keeping H(0).
 """
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .graphs import SPIN_MODES, collate_graphs, record_to_sample
+from .errors import DataError
+from .graphs import NO_H0_MESSAGE, SPIN_MODES, collate_graphs, record_to_sample
 from .layout import OrbitalLayout
 from .shards import ShardedDataset
 
@@ -132,28 +137,33 @@ class HamiltonianDataModule(L.LightningDataModule):
 
         self.root = Path(root) if root else embedded_dataset_path()
         self.dataset = ShardedDataset(self.root)
+        if not self.dataset.has_hamiltonian_0:
+            raise DataError(NO_H0_MESSAGE, path=self.root)
         self.layout = OrbitalLayout(self.dataset.basis)
         self.spinful = self.dataset.has_spinful if spin_mode == "auto" else spin_mode == "spinful"
         self.dtype = getattr(torch, dtype)
 
-    def split_dataset(self, split: str) -> ShardStructureDataset:
+    def split_dataset(self, split: str, all_pairs: bool = True) -> ShardStructureDataset:
         labels = self.dataset.split_labels(split)
-        return ShardStructureDataset(self.dataset, labels, self.spinful, self.hparams.max_edge_length_angstrom)
+        return ShardStructureDataset(self.dataset, labels, self.spinful,
+                                     None if all_pairs else self.hparams.max_edge_length_angstrom)
 
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        structures = self.split_dataset(split)
+    def loader(self, split: str, shuffle: bool = False, all_pairs: bool = True) -> DataLoader:
+        """Batches of ``split``: every stored pair (``all_pairs``) or only the graph's (training)."""
+        structures = self.split_dataset(split, all_pairs)
         sampler = EdgeBudgetBatchSampler(
             [shard for shard, _ in structures.locations], structures.edge_counts(), self.hparams.edge_budget,
             shuffle=shuffle, seed=self.hparams.seed)
+        collate = partial(collate_graphs, layout=self.layout, spinful=self.spinful, dtype=self.dtype,
+                          graph_cutoff=self.hparams.max_edge_length_angstrom)
         return DataLoader(structures, batch_sampler=sampler, num_workers=self.hparams.num_workers,
-                          collate_fn=partial(collate_graphs, layout=self.layout, spinful=self.spinful, dtype=self.dtype),
-                          persistent_workers=False)
+                          collate_fn=collate, persistent_workers=False)
 
     def train_dataloader(self):
-        return self._loader(self.hparams.train_split, self.hparams.shuffle)
+        return self.loader(self.hparams.train_split, self.hparams.shuffle, all_pairs=False)
 
     def val_dataloader(self):
-        return self._loader(self.hparams.val_split, False)
+        return self.loader(self.hparams.val_split)
 
     def test_dataloader(self):
-        return self._loader(self.hparams.test_split, False)
+        return self.loader(self.hparams.test_split)

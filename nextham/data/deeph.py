@@ -11,11 +11,17 @@ complex128 with (2n_i × 2n_j) spin-major blocks when spinful). Orbital order = 
 ``"[Rx, Ry, Rz, i, j]"`` (1-based atoms); OpenMX orbital order.
 
 H(0) travels as an extra file with the same atom pairs: ``hamiltonian_0.h5`` (new) and
-``hamiltonians_0.h5`` (legacy). Units are eV and Å in both formats.
+``hamiltonians_0.h5`` (legacy). Folders without it (every DeepH dataset made by ABACUS, OpenMX or
+SIESTA) are read with ``hamiltonian_0 = None``: good for evaluation and bands, not for training.
+``info.json`` carries ``occupation`` (valence electrons per cell, spin included, as DeepH-dock
+reads it) and ``fermi_energy_eV`` (mid-gap for insulators; ``null`` is read as unknown). Units are eV
+and Å in both formats.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
+import math
 from pathlib import Path
 
 import h5py
@@ -49,13 +55,8 @@ def reorder_atoms(record: HamiltonianRecord, order) -> HamiltonianRecord:
         return record
     new_index = np.empty_like(order)
     new_index[order] = np.arange(len(order))
-    return HamiltonianRecord(
-        label=record.label, atomic_numbers=record.atomic_numbers[order], positions=record.positions[order],
-        lattice=record.lattice, orbital_counts=record.orbital_counts[order],
-        edge_index=new_index[record.edge_index], cell_shifts=record.cell_shifts,
-        hamiltonian_0=record.hamiltonian_0, hamiltonian=record.hamiltonian, overlap=record.overlap,
-        spinful=record.spinful, fermi_energy=record.fermi_energy, reference_kpoints=record.reference_kpoints,
-        reference_eigenvalues=record.reference_eigenvalues, metadata=record.metadata)
+    return dataclasses.replace(record, atomic_numbers=record.atomic_numbers[order], positions=record.positions[order],
+                               orbital_counts=record.orbital_counts[order], edge_index=new_index[record.edge_index])
 
 
 # ----------------------------------------------------------------------------- new format
@@ -109,21 +110,40 @@ def _write_matrix_file(path, record, kind, blocks):
     atomic_write(path, write)
 
 
-def write_deeph(folder, record: HamiltonianRecord, basis: BasisSet, hamiltonian_name: str = "hamiltonian.h5"):
+def _json_number(value):
+    """NaN/inf as JSON null (DeepH-dock writes and reads null for unknown numbers)."""
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def _occupation(record):
+    return int(round(record.num_electrons)) if math.isfinite(record.num_electrons) and \
+        abs(record.num_electrons - round(record.num_electrons)) < 1e-9 else _json_number(record.num_electrons)
+
+
+def write_deeph(folder, record: HamiltonianRecord, basis: BasisSet, hamiltonian_name: str = "hamiltonian.h5",
+                spinful: bool = False):
     """Write one structure in the DeepH new format (folder = ``<root>/dft/<label>``); predictions go to
-    ``hamiltonian_pred.h5`` as DeepH inference names them."""
+    ``hamiltonian_pred.h5`` as DeepH inference names them. Each structure is written as what it is
+    (spinless real or spin–orbit complex blocks); ``spinful`` writes a spinless one as H ⊗ I₂, as
+    DeepH-pack needs when one training set mixes both."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    if spinful:
+        record = record.as_spinful()
     record = reorder_atoms(record, _grouped_order(record.atomic_numbers))
     _write_poscar(folder / "POSCAR", record)
     symbols = sorted({element_symbol(z) for z in record.atomic_numbers})
     info = {
         "atoms_quantity": record.num_atoms, "orbits_quantity": int(record.orbital_counts.sum()),
-        "orthogonal_basis": False, "spinful": bool(record.spinful), "fermi_energy_eV": float(record.fermi_energy),
+        "orthogonal_basis": False, "spinful": bool(record.spinful),
+        "fermi_energy_eV": _json_number(record.fermi_energy),
         "elements_orbital_map": {s: list(basis[s].shells) for s in symbols},
+        "occupation": _occupation(record),
     }
     (folder / "info.json").write_text(json.dumps(info, indent=1))
     for kind, name in NEW_FILES.items():
+        if kind not in record.matrix_kinds:
+            continue
         name = hamiltonian_name if kind == "hamiltonian" else name
         _write_matrix_file(folder / name, record, kind, record.blocks(kind))
 
@@ -157,13 +177,16 @@ def read_deeph(folder, label: str | None = None):
     atomic_numbers = [atomic_number(s) for s in symbols]
     orbital_counts = basis.orbital_counts(atomic_numbers)
     spinful = bool(info.get("spinful", False))
-    matrices, reference_pairs = {}, None
-    for kind, name in NEW_FILES.items():
+    matrices, reference_pairs = {"hamiltonian_0": None}, None
+    for kind, name in (("hamiltonian", NEW_FILES["hamiltonian"]), ("overlap", NEW_FILES["overlap"]),
+                       ("hamiltonian_0", NEW_FILES["hamiltonian_0"])):
+        if kind == "hamiltonian_0" and not (folder / name).exists():
+            continue  # DFT data from other codes: no H(0)
         pairs, shapes, entries = _read_matrix_file(folder / name, label)
         if reference_pairs is None:
             reference_pairs = pairs
         elif not np.array_equal(pairs, reference_pairs):
-            raise MissingBlockError(f"atom_pairs differ from those of {NEW_FILES['hamiltonian_0']}",
+            raise MissingBlockError(f"atom_pairs differ from those of {NEW_FILES['hamiltonian']}",
                                     path=folder / name, structure=label)
         factor = 2 if spinful and kind != "overlap" else 1
         expected = np.stack([orbital_counts[pairs[:, 3]], orbital_counts[pairs[:, 4]]], axis=1) * factor
@@ -175,8 +198,13 @@ def read_deeph(folder, label: str | None = None):
     record = HamiltonianRecord(
         label=label, atomic_numbers=atomic_numbers, positions=positions, lattice=lattice,
         orbital_counts=orbital_counts, edge_index=reference_pairs[:, 3:5], cell_shifts=reference_pairs[:, 0:3],
-        spinful=spinful, fermi_energy=float(info.get("fermi_energy_eV", np.nan)), **matrices)
+        spinful=spinful, fermi_energy=_number(info.get("fermi_energy_eV")), num_electrons=_number(info.get("occupation")),
+        **matrices)
     return record.validate(basis, path=folder), basis
+
+
+def _number(value) -> float:
+    return math.nan if value is None else float(value)
 
 
 # ----------------------------------------------------------------------------- legacy format
@@ -195,8 +223,11 @@ def write_deeph_legacy(folder, record: HamiltonianRecord, basis: BasisSet):
     np.savetxt(folder / "site_positions.dat", record.positions.T)
     (folder / "orbital_types.dat").write_text("\n".join("  ".join(map(str, s)) for s in shells) + "\n")
     (folder / "info.json").write_text(json.dumps({"isspinful": bool(record.spinful),
-                                                  "fermi_level": float(record.fermi_energy)}, indent=1))
+                                                  "fermi_level": _json_number(record.fermi_energy),
+                                                  "occupation": _occupation(record)}, indent=1))
     for kind, name in LEGACY_FILES.items():
+        if kind not in record.matrix_kinds:
+            continue
         blocks = record.blocks(kind)
         spinful = record.spinful and kind != "overlap"
 
@@ -231,9 +262,12 @@ def read_deeph_legacy(folder, label: str | None = None):
         elements[symbol] = ElementBasis(symbol, atom_shells)
     basis = BasisSet(elements)
     spinful = bool(info.get("isspinful", False))
-    matrices, keys = {}, None
-    for kind, name in LEGACY_FILES.items():
+    matrices, keys = {"hamiltonian_0": None}, None
+    for kind, name in (("hamiltonian", LEGACY_FILES["hamiltonian"]), ("overlap", LEGACY_FILES["overlap"]),
+                       ("hamiltonian_0", LEGACY_FILES["hamiltonian_0"])):
         path = folder / name
+        if kind == "hamiltonian_0" and not path.exists():
+            continue
         try:
             with h5py.File(path, "r") as f:
                 data = {key: f[key][()] for key in f.keys()}
@@ -247,7 +281,7 @@ def read_deeph_legacy(folder, label: str | None = None):
             keys.sort()
         missing = [k for k in keys if _key(k[2:], k[0], k[1]) not in data]
         if missing or len(data) != len(keys):
-            raise MissingBlockError(f"blocks differ from those of {LEGACY_FILES['hamiltonian_0']} "
+            raise MissingBlockError(f"blocks differ from those of {LEGACY_FILES['hamiltonian']} "
                                     f"(e.g. {missing[:1]})", path=path, structure=label)
         matrix_spinful = spinful and kind != "overlap"
         blocks = [convert_block(data[_key(k[2:], k[0], k[1])], shells[k[0]], shells[k[1]], "openmx", "canonical",
@@ -258,8 +292,8 @@ def read_deeph_legacy(folder, label: str | None = None):
     record = HamiltonianRecord(
         label=label, atomic_numbers=atomic_numbers, positions=positions, lattice=lattice,
         orbital_counts=basis.orbital_counts(atomic_numbers), edge_index=[k[:2] for k in keys],
-        cell_shifts=[k[2:] for k in keys], spinful=spinful, fermi_energy=float(info.get("fermi_level", np.nan)),
-        **matrices)
+        cell_shifts=[k[2:] for k in keys], spinful=spinful, fermi_energy=_number(info.get("fermi_level")),
+        num_electrons=_number(info.get("occupation")), **matrices)
     return record.validate(basis, path=folder), basis
 
 

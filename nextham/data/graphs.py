@@ -1,8 +1,13 @@
-"""From stored records to padded graph batches for the model.
+"""From stored records to padded graph batches for the model, and back.
 
 A sample is one structure as a few flat numpy arrays (cheap to pass between DataLoader workers);
 :func:`collate_graphs` scatters the blocks of several samples into padded per-edge tensors
 (``E × P × P``, or ``E × 2P × 2P`` spin-major when spinful) with masks for padded orbitals.
+
+A batch may hold more pairs than the network's graph: evaluation batches hold every stored pair of
+a structure, and only the edges within ``graph_cutoff`` are handed to the network (the rest keep
+H(0)). :func:`structure_blocks` gives one structure back in its own representation — spinless real
+blocks for a spinless structure that entered a spinful batch as H ⊗ I₂.
 """
 from __future__ import annotations
 
@@ -45,10 +50,32 @@ class HamiltonianBatch:
     num_edges: torch.Tensor           # (B,)
     spinful: bool = False
     fermi_energy: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
+    structure_spinful: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.bool))  # (B,)
+    graph_cutoff: float | None = None  # Å; edges beyond it are not given to the network
 
     @property
     def num_structures(self) -> int:
         return len(self.labels)
+
+    @property
+    def graph_edge_mask(self) -> torch.Tensor | None:
+        """Edges the network sees (None: all of them)."""
+        if self.graph_cutoff is None:
+            return None
+        return self.edge_lengths <= self.graph_cutoff + 1e-9
+
+    def select_edges(self, keep: torch.Tensor) -> "HamiltonianBatch":
+        """The same structures with only the edges where ``keep`` (E,) is true; ``keep`` must hold the
+        Hermitian partner of every edge it holds (a distance cutoff does)."""
+        index = torch.cumsum(keep.long(), 0) - 1
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in ("cell_shifts", "edge_vectors", "edge_batch", "hamiltonian_0", "hamiltonian", "overlap",
+                     "orbital_mask", "overlap_mask"):
+            values[name] = values[name][keep]
+        values["edge_index"] = self.edge_index[:, keep]
+        values["reverse_edge"] = index[self.reverse_edge[keep]]
+        values["num_edges"] = torch.bincount(self.edge_batch[keep], minlength=self.num_structures)
+        return HamiltonianBatch(**values)
 
     @property
     def edge_lengths(self) -> torch.Tensor:
@@ -65,7 +92,12 @@ class HamiltonianBatch:
 
 
 def record_to_sample(record: HamiltonianRecord, spinful: bool, max_edge_length: float | None = None) -> dict:
-    """Flat numpy sample of one structure; spinless records in a spinful dataset become H ⊗ I₂."""
+    """Flat numpy sample of one structure; spinless records in a spinful dataset become H ⊗ I₂.
+    ``max_edge_length``: keep only the pairs up to this distance (None: every stored pair)."""
+    if not record.has_hamiltonian_0:
+        from .errors import DataError
+
+        raise DataError(NO_H0_MESSAGE, structure=record.label)
     if max_edge_length is not None:
         keep = record.edge_distances() <= max_edge_length + 1e-9
         if not keep.all():
@@ -83,10 +115,18 @@ def record_to_sample(record: HamiltonianRecord, spinful: bool, max_edge_length: 
         "label": record.label, "atomic_numbers": record.atomic_numbers, "positions": record.positions,
         "lattice": record.lattice, "edge_index": record.edge_index, "cell_shifts": record.cell_shifts,
         "edge_vectors": record.edge_vectors(), "blocks": blocks, "fermi_energy": record.fermi_energy,
+        "spinful": record.spinful,
     }
 
 
-def collate_graphs(samples, layout: OrbitalLayout, spinful: bool, dtype=torch.float64) -> HamiltonianBatch:
+NO_H0_MESSAGE = ("this dataset holds no H(0) (DFT data imported without hamiltonian_0.h5): the network takes "
+                 "H(0) as its input, so it can neither train nor predict on it. Compute H(0) with the PySCF "
+                 "engine (`nextham data generate`) or export it from your DFT code as hamiltonian_0.h5 beside "
+                 "hamiltonian.h5; `nextham data inspect` and band plots work on the data as it is")
+
+
+def collate_graphs(samples, layout: OrbitalLayout, spinful: bool, dtype=torch.float64,
+                   graph_cutoff: float | None = None) -> HamiltonianBatch:
     padded = layout.num_orbitals
     size = 2 * padded if spinful else padded
     num_edges = [len(s["edge_index"]) for s in samples]
@@ -147,26 +187,57 @@ def collate_graphs(samples, layout: OrbitalLayout, spinful: bool, dtype=torch.fl
         num_edges=torch.as_tensor(num_edges, dtype=torch.long),
         spinful=spinful,
         fermi_energy=torch.as_tensor([s["fermi_energy"] for s in samples], dtype=dtype),
+        structure_spinful=torch.as_tensor([bool(s.get("spinful", spinful)) for s in samples], dtype=torch.bool),
+        graph_cutoff=graph_cutoff,
     )
 
 
+def structure_blocks(batch: HamiltonianBatch, index: int, predicted: torch.Tensor | None = None) -> dict:
+    """Structure ``index`` of ``batch`` in its own representation: ``predicted`` (Ĥ, default H(T)),
+    ``hamiltonian``, ``hamiltonian_0``, ``overlap`` (sized like the Hamiltonian: S ⊗ I₂ for a
+    spin–orbit structure), ``mask``, ``node_mask`` (N, n), local ``edge_index`` (2, E), ``cell_shifts``,
+    ``edges`` (slice into the batch) and ``spinful``.
+
+    A spinless structure in a spinful batch entered as H ⊗ I₂; it comes back as its real spinless
+    blocks, the spin-scalar part Re(H↑↑ + H↓↓)/2 (exactly H for the data; for a prediction the part a
+    spinless Hamiltonian can hold)."""
+    edge_ptr = torch.cumsum(batch.num_edges, 0).tolist()
+    atom_ptr = torch.cumsum(batch.num_atoms, 0).tolist()
+    edges = slice(([0] + edge_ptr)[index], edge_ptr[index])
+    atoms = slice(([0] + atom_ptr)[index], atom_ptr[index])
+    predicted = batch.hamiltonian if predicted is None else predicted
+    matrices = {"predicted": predicted[edges], "hamiltonian": batch.hamiltonian[edges],
+                "hamiltonian_0": batch.hamiltonian_0[edges]}
+    mask, node_mask = batch.orbital_mask[edges], batch.node_orbital_mask[atoms]
+    spinful = bool(batch.structure_spinful[index]) if len(batch.structure_spinful) else batch.spinful
+    overlap = batch.overlap[edges]
+    if batch.spinful and not spinful:
+        size = overlap.shape[-1]
+        matrices = {k: (0.5 * (m[:, :size, :size] + m[:, size:, size:])).real for k, m in matrices.items()}
+        mask = mask[:, :size, :size]
+    elif spinful:
+        eye = torch.eye(2, dtype=overlap.dtype, device=overlap.device)
+        e, p, q = overlap.shape
+        overlap = torch.einsum("st,eij->esitj", eye, overlap).reshape(e, 2 * p, 2 * q)
+        node_mask = torch.cat([node_mask, node_mask], dim=-1)
+    return {**matrices, "overlap": overlap, "mask": mask, "node_mask": node_mask, "spinful": spinful,
+            "edge_index": batch.edge_index[:, edges] - atoms.start, "cell_shifts": batch.cell_shifts[edges],
+            "edges": edges, "num_atoms": int(batch.num_atoms[index]), "label": batch.labels[index]}
+
+
 def unpad_blocks(padded: torch.Tensor, batch: HamiltonianBatch, layout: OrbitalLayout) -> list:
-    """Per structure, the list of per-edge blocks of ``padded`` (E, B, B) without padded orbitals —
-    the inverse of :func:`collate_graphs` for one matrix (e.g. a predicted Ĥ)."""
-    padded = padded.detach().cpu().numpy()
-    size = layout.num_orbitals
-    out, edge_start, atom_start = [], 0, 0
+    """Per structure, the list of per-edge blocks of ``padded`` (E, B, B) without padded orbitals, each
+    structure in its own representation (:func:`structure_blocks`) — the inverse of
+    :func:`collate_graphs` for one matrix (e.g. a predicted Ĥ)."""
+    out, atom_start = [], 0
     for structure in range(batch.num_structures):
-        natoms, nedges = int(batch.num_atoms[structure]), int(batch.num_edges[structure])
+        view = structure_blocks(batch, structure, padded.detach())
+        natoms = view["num_atoms"]
         numbers = batch.atomic_numbers[atom_start:atom_start + natoms].tolist()
         positions = [layout.orbital_positions(z) for z in numbers]
-        if batch.spinful:
-            positions = [np.concatenate([p, p + size]) for p in positions]
-        blocks = []
-        for e in range(edge_start, edge_start + nedges):
-            i, j = (batch.edge_index[:, e] - atom_start).tolist()
-            blocks.append(padded[e][np.ix_(positions[i], positions[j])])
-        out.append(blocks)
-        edge_start += nedges
+        if view["spinful"]:
+            positions = [np.concatenate([p, p + layout.num_orbitals]) for p in positions]
+        blocks = view["predicted"].cpu().numpy()
+        out.append([blocks[e][np.ix_(positions[i], positions[j])] for e, (i, j) in enumerate(view["edge_index"].T.tolist())])
         atom_start += natoms
     return out

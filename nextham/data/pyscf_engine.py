@@ -25,6 +25,7 @@ from . import realspace
 from .atomic_density import atomic_density_matrix
 from .basis import ElementBasis, atomic_number, orbital_transform
 from .errors import UnknownElementError, ValidationFailedError
+from .occupation import occupation_summary
 from .prototypes import StructureSpec
 from .record import HamiltonianRecord
 
@@ -35,7 +36,6 @@ class SOCSettings:
     ecp: dict = field(default_factory=lambda: {"Cs": "ECPDS46MDFSO", "I": "ECPDS46MDFSO"})
     min_exponent: float = 0.05
     max_radial_per_l: dict = field(default_factory=lambda: {0: 2, 1: 1, 2: 1})
-    xc_mesh: list = field(default_factory=lambda: [36, 36, 36])
 
 
 @dataclass
@@ -64,8 +64,10 @@ class PySCFSettings:
     @classmethod
     def from_dict(cls, data: dict) -> "PySCFSettings":
         data = dict(data or {})
-        soc = SOCSettings(**data.pop("soc", {}) or {})
-        return cls(soc=soc, **data)
+        soc = dict(data.pop("soc", {}) or {})
+        # recorded by earlier versions but without effect (density fitting integrates on Becke grids)
+        soc.pop("xc_mesh", None)
+        return cls(soc=SOCSettings(**soc), **data)
 
     def to_dict(self):
         return asdict(self)
@@ -130,8 +132,6 @@ def build_cell(spec: StructureSpec, settings: PySCFSettings):
                                             settings.soc.max_radial_per_l) for s in symbols}
         cell = gto.M(atom=atom, unit="A", a=np.asarray(spec.lattice), basis=basis,
                      ecp={s: settings.soc.ecp[s] for s in symbols}, verbose=0, max_memory=8000)
-        if settings.soc.xc_mesh:
-            cell.mesh = list(settings.soc.xc_mesh)
         names = {s: (f"{settings.soc.basis[s]} (exponents > {settings.soc.min_exponent}, "
                      f"radial functions per l <= {settings.soc.max_radial_per_l})", settings.soc.ecp[s]) for s in symbols}
     else:
@@ -281,11 +281,9 @@ def compute_structure(spec: StructureSpec, settings: PySCFSettings) -> tuple[Ham
     record = _blocks_from_real_space(spec, cell, element_basis, matrices_R, translations, ft_mesh, settings, spinful)
     record.reference_kpoints = cell.get_scaled_kpts(kpts)
     record.reference_eigenvalues = np.asarray(mf.mo_energy) * units.HARTREE_TO_EV
-    nelectron = cell.nelectron
-    occupied = nelectron if spinful else nelectron // 2
-    energies = np.sort(record.reference_eigenvalues, axis=1)
-    vbm, cbm = energies[:, occupied - 1].max(), energies[:, occupied:].min() if energies.shape[1] > occupied else np.nan
-    record.fermi_energy = float(vbm)
+    record.num_electrons = float(cell.nelectron)
+    occupation = occupation_summary(record.reference_eigenvalues, record.num_electrons, spinful)
+    record.fermi_energy = occupation["fermi_energy"]
 
     tolerance_ev = settings.eigenvalue_tolerance_hartree * units.HARTREE_TO_EV
     if settings.adaptive_pair_cutoff:
@@ -306,7 +304,7 @@ def compute_structure(spec: StructureSpec, settings: PySCFSettings) -> tuple[Ham
         "xc": settings.xc, "h0_density": settings.h0_density, "soc": spinful,
         "ke_cutoff_hartree": None if spinful else settings.ke_cutoff_hartree,
         "scf_kmesh": scf_mesh, "ft_kmesh": ft_mesh, "scf_cycles": int(getattr(mf, "cycles", -1)),
-        "scf_energy_ev": float(mf.e_tot * units.HARTREE_TO_EV), "band_gap_ev": float(cbm - vbm),
+        "scf_energy_ev": float(mf.e_tot * units.HARTREE_TO_EV), "band_gap_ev": float(occupation["band_gap"]),
         "eigenvalue_check_ev": float(error), "max_abs_delta_h_ev": float(np.abs(delta).max()),
         "pair_cutoff_angstrom": float(record.edge_distances().max()), "timings": timings,
     })

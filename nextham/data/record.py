@@ -30,11 +30,12 @@ class HamiltonianRecord:
     orbital_counts: np.ndarray
     edge_index: np.ndarray
     cell_shifts: np.ndarray
-    hamiltonian_0: np.ndarray
+    hamiltonian_0: np.ndarray | None
     hamiltonian: np.ndarray
     overlap: np.ndarray
     spinful: bool = False
     fermi_energy: float = float("nan")
+    num_electrons: float = float("nan")
     reference_kpoints: np.ndarray = field(default_factory=lambda: np.zeros((0, 3)))
     reference_eigenvalues: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
     metadata: dict = field(default_factory=dict)
@@ -48,6 +49,17 @@ class HamiltonianRecord:
         self.cell_shifts = np.asarray(self.cell_shifts, dtype=np.int64).reshape(-1, 3)
         self.reference_kpoints = np.asarray(self.reference_kpoints, dtype=np.float64).reshape(-1, 3)
         self.reference_eigenvalues = np.asarray(self.reference_eigenvalues, dtype=np.float64)
+        self.fermi_energy = float("nan") if self.fermi_energy is None else float(self.fermi_energy)
+        self.num_electrons = float("nan") if self.num_electrons is None else float(self.num_electrons)
+
+    @property
+    def has_hamiltonian_0(self) -> bool:
+        return self.hamiltonian_0 is not None
+
+    @property
+    def matrix_kinds(self) -> tuple:
+        """The matrices this record holds (H(0) only when present)."""
+        return MATRIX_KINDS if self.has_hamiltonian_0 else MATRIX_KINDS[1:]
 
     # ------------------------------------------------------------------ sizes and offsets
     @property
@@ -77,6 +89,8 @@ class HamiltonianRecord:
     def blocks(self, kind: str):
         """List of per-edge blocks (views into the flat array)."""
         flat = getattr(self, kind)
+        if flat is None:
+            raise MissingBlockError(f"{kind} is not stored (data imported without H(0))", structure=self.label)
         offsets, shapes = self.block_offsets(kind), self.block_shapes(kind)
         return [flat[offsets[e]:offsets[e + 1]].reshape(shapes[e]) for e in range(self.num_edges)]
 
@@ -104,22 +118,20 @@ class HamiltonianRecord:
     def select_edges(self, keep) -> "HamiltonianRecord":
         """A copy holding only the edges where ``keep`` (bool mask or index array) is true."""
         keep = np.flatnonzero(np.asarray(keep)) if np.asarray(keep).dtype == bool else np.asarray(keep)
-        subset = {}
-        for kind in MATRIX_KINDS:
+        subset = {"hamiltonian_0": None}
+        for kind in self.matrix_kinds:
             blocks = self.blocks(kind)
             subset[kind] = self.flatten_blocks([blocks[e] for e in keep]).astype(getattr(self, kind).dtype)
-        return HamiltonianRecord(
-            label=self.label, atomic_numbers=self.atomic_numbers, positions=self.positions, lattice=self.lattice,
-            orbital_counts=self.orbital_counts, edge_index=self.edge_index[keep], cell_shifts=self.cell_shifts[keep],
-            spinful=self.spinful, fermi_energy=self.fermi_energy, reference_kpoints=self.reference_kpoints,
-            reference_eigenvalues=self.reference_eigenvalues, metadata=dict(self.metadata), **subset)
+        return dataclasses.replace(self, edge_index=self.edge_index[keep], cell_shifts=self.cell_shifts[keep],
+                                   metadata=dict(self.metadata), **subset)
 
     def astype(self, real_dtype) -> "HamiltonianRecord":
         """A copy with blocks in ``real_dtype`` (complex of the same precision when spinful)."""
         real_dtype = np.dtype(real_dtype)
         complex_dtype = np.result_type(real_dtype, np.complex64)
         hamiltonian_dtype = complex_dtype if self.spinful else real_dtype
-        return dataclasses.replace(self, hamiltonian_0=self.hamiltonian_0.astype(hamiltonian_dtype),
+        return dataclasses.replace(self, hamiltonian_0=None if self.hamiltonian_0 is None
+                                   else self.hamiltonian_0.astype(hamiltonian_dtype),
                                    hamiltonian=self.hamiltonian.astype(hamiltonian_dtype),
                                    overlap=self.overlap.astype(real_dtype), metadata=dict(self.metadata))
 
@@ -127,12 +139,17 @@ class HamiltonianRecord:
         """The same data in the spinor basis: H ⊗ I₂ (spin-major blocks), each eigenvalue twice."""
         if self.spinful:
             return self
-        spin = lambda kind: self.flatten_blocks([np.kron(np.eye(2), b) for b in self.blocks(kind)]).astype(
-            np.result_type(getattr(self, kind).dtype, np.complex64))
+        spin = lambda kind: None if getattr(self, kind) is None else self.flatten_blocks(
+            [np.kron(np.eye(2), b) for b in self.blocks(kind)]).astype(np.result_type(getattr(self, kind).dtype,
+                                                                                    np.complex64))
         eigenvalues = np.repeat(self.reference_eigenvalues, 2, axis=-1) if self.reference_eigenvalues.size \
             else self.reference_eigenvalues
         return dataclasses.replace(self, hamiltonian_0=spin("hamiltonian_0"), hamiltonian=spin("hamiltonian"),
                                    spinful=True, reference_eigenvalues=eigenvalues, metadata=dict(self.metadata))
+
+    def with_hamiltonian(self, hamiltonian, **changes) -> "HamiltonianRecord":
+        """A copy whose H(T) slot holds ``hamiltonian`` (e.g. a prediction Ĥ, same edges and layout)."""
+        return dataclasses.replace(self, hamiltonian=hamiltonian, metadata=dict(self.metadata), **changes)
 
     def rotated(self, rotation, basis: BasisSet) -> "HamiltonianRecord":
         """The same crystal rotated (or inverted) by the 3×3 orthogonal ``rotation``: positions and
@@ -142,18 +159,14 @@ class HamiltonianRecord:
 
         rotation = np.asarray(rotation, dtype=np.float64)
         shells = [basis.for_atomic_number(z).shells for z in self.atomic_numbers]
-        turned = {}
-        for kind in MATRIX_KINDS:
+        turned = {"hamiltonian_0": None}
+        for kind in self.matrix_kinds:
             spinful = self.spinful and kind != "overlap"
             blocks = [rotate_block(block, shells[i], shells[j], rotation, spinful)
                       for block, (i, j) in zip(self.blocks(kind), self.edge_index)]
             turned[kind] = self.flatten_blocks(blocks).astype(getattr(self, kind).dtype)
-        return HamiltonianRecord(
-            label=self.label, atomic_numbers=self.atomic_numbers, positions=self.positions @ rotation.T,
-            lattice=self.lattice @ rotation.T, orbital_counts=self.orbital_counts, edge_index=self.edge_index,
-            cell_shifts=self.cell_shifts, spinful=self.spinful, fermi_energy=self.fermi_energy,
-            reference_kpoints=self.reference_kpoints, reference_eigenvalues=self.reference_eigenvalues,
-            metadata=dict(self.metadata), **turned)
+        return dataclasses.replace(self, positions=self.positions @ rotation.T, lattice=self.lattice @ rotation.T,
+                                   metadata=dict(self.metadata), **turned)
 
     def edge_lookup(self) -> dict:
         return {(int(i), int(j), *map(int, r)): e for e, ((i, j), r) in enumerate(zip(self.edge_index, self.cell_shifts))}
@@ -176,6 +189,23 @@ class HamiltonianRecord:
     def eigenvalues(self, kpoints_frac, kind: str = "hamiltonian") -> np.ndarray:
         return realspace.generalized_eigvalsh(self.matrix_k(kind, kpoints_frac), self.overlap_k(kpoints_frac))
 
+    def occupation_kpoints(self, length_angstrom: float = 10.0) -> np.ndarray:
+        """The DFT code's own k-points when stored, else a Γ-centred mesh with N_i·|a_i| ≥ length."""
+        if len(self.reference_kpoints):
+            return self.reference_kpoints
+        mesh = [max(1, int(np.ceil(length_angstrom / np.linalg.norm(a)))) for a in self.lattice]
+        return realspace.monkhorst_pack(mesh)
+
+    def occupation(self, kind: str = "hamiltonian", kpoints_frac=None) -> dict:
+        """E_F, gap, VBM/CBM of ``kind``'s bands for ``num_electrons`` (:mod:`~nextham.data.occupation`),
+        from the stored blocks at ``kpoints_frac`` (default :meth:`occupation_kpoints`)."""
+        from .occupation import occupation_summary
+
+        if not np.isfinite(self.num_electrons):
+            return occupation_summary(np.zeros((0, 0)), self.num_electrons, self.spinful)
+        kpoints = self.occupation_kpoints() if kpoints_frac is None else kpoints_frac
+        return occupation_summary(self.eigenvalues(kpoints, kind), self.num_electrons, self.spinful)
+
     # ------------------------------------------------------------------ checks
     def validate(self, basis: BasisSet | None = None, path=None, hermiticity_tolerance: float = 1e-6):
         """Raise a :class:`~nextham.data.errors.DataError` naming ``path`` and the structure when the
@@ -196,7 +226,7 @@ class HamiltonianRecord:
             raise CorruptShardError("edge_index and cell_shifts have different lengths", **where)
         if self.num_edges and (self.edge_index.min() < 0 or self.edge_index.max() >= self.num_atoms):
             raise CorruptShardError("edge_index refers to atoms that do not exist", **where)
-        for kind in MATRIX_KINDS:
+        for kind in self.matrix_kinds:
             flat = getattr(self, kind)
             expected_size = self.block_offsets(kind)[-1]
             if flat.size != expected_size:
@@ -214,14 +244,14 @@ class HamiltonianRecord:
         for atom in range(self.num_atoms):
             if (atom, atom, 0, 0, 0) not in lookup:
                 raise MissingBlockError(f"on-site block of atom {atom} is missing", **where)
-        blocks = {kind: self.blocks(kind) for kind in MATRIX_KINDS}
+        blocks = {kind: self.blocks(kind) for kind in self.matrix_kinds}
         for (i, j, *shift), e in lookup.items():
             partner = lookup.get((j, i, *(-s for s in shift)))
             if partner is None:
                 raise MissingBlockError(
                     f"block (i={i}, j={j}, R={shift}) has no Hermitian partner (i={j}, j={i}, R={[-s for s in shift]})",
                     **where)
-            for kind in MATRIX_KINDS:
+            for kind in self.matrix_kinds:
                 deviation = np.abs(blocks[kind][e] - blocks[kind][partner].conj().T).max(initial=0.0)
                 if deviation > hermiticity_tolerance:
                     raise CorruptShardError(

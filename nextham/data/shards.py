@@ -4,6 +4,7 @@ Shard layout (all arrays concatenated over the shard's structures)::
 
     label (S,) str            atom_ptr (S+1,)        edge_ptr (S+1,)
     lattice (S,3,3) Å         spinful (S,) bool      fermi_energy (S,) eV     metadata (S,) JSON
+    num_electrons (S,)        valence electrons per cell (NaN when unknown)
     atomic_numbers (N,)       positions (N,3) Å      orbital_counts (N,)
     edge_index (E,2) (i, j)   cell_shift (E,3) R     (i, j local to their structure)
     hamiltonian_ptr (E+1,)    hamiltonian_0 (M,)     hamiltonian (M,)          eV
@@ -12,7 +13,9 @@ Shard layout (all arrays concatenated over the shard's structures)::
     eigen_ptr (S+1,)          reference_eigenvalues (·,) eV, the DFT code's own at those k-points
 
 Spinful blocks are complex and stored as interleaved (re, im) real pairs, so ``hamiltonian_ptr``
-counts real numbers; a shard may mix spinless and spinful structures. A dataset is a folder of
+counts real numbers; a shard may mix spinless and spinful structures. Data imported without H(0)
+(DeepH folders from other codes) has no ``hamiltonian_0`` dataset (attribute ``has_hamiltonian_0``
+false); a shard holds either H(0) for every structure or for none. A dataset is a folder of
 shards plus ``manifest.json`` (elements, basis, units, counts, provenance, split). Shards and the
 manifest are written to a temporary file and renamed, so a crash never leaves a half-written file.
 """
@@ -39,6 +42,7 @@ INDEX_DATASETS = ("label", "atom_ptr", "edge_ptr", "lattice", "spinful", "fermi_
                   "atomic_numbers", "positions", "orbital_counts", "edge_index", "cell_shift",
                   "hamiltonian_ptr", "overlap_ptr", "kpoint_ptr", "reference_kpoints", "eigen_ptr",
                   "reference_eigenvalues", "reference_num_bands")
+OPTIONAL_INDEX_DATASETS = {"num_electrons": np.nan}  # absent from shards written before they existed
 BLOCK_DATASETS = ("hamiltonian_0", "hamiltonian", "overlap")
 
 
@@ -65,6 +69,10 @@ def write_shard(path, records, basis: BasisSet | None = None, dtype: str | None 
     records = list(records)
     for record in records:
         record.validate(basis, path=path)
+    with_h0 = {record.has_hamiltonian_0 for record in records}
+    if len(with_h0) > 1:
+        raise DataError("some structures hold H(0) and some do not; write them to separate datasets", path=path)
+    has_h0 = with_h0 != {False}
     if dtype is None:
         dtype = np.result_type(*[r.hamiltonian.real.dtype for r in records]) if records else np.float64
 
@@ -80,6 +88,7 @@ def write_shard(path, records, basis: BasisSet | None = None, dtype: str | None 
             f.attrs["format"] = FORMAT_NAME
             f.attrs["format_version"] = FORMAT_VERSION
             f.attrs["units"] = "eV, angstrom"
+            f.attrs["has_hamiltonian_0"] = has_h0
             f.create_dataset("label", data=np.array([r.label for r in records], dtype=h5py.string_dtype()))
             f.create_dataset("metadata", data=np.array([json.dumps(r.metadata, default=float) for r in records],
                                                        dtype=h5py.string_dtype()))
@@ -88,6 +97,7 @@ def write_shard(path, records, basis: BasisSet | None = None, dtype: str | None 
             f["lattice"] = concat([r.lattice[None] for r in records], (3, 3))
             f["spinful"] = np.array([r.spinful for r in records], dtype=bool)
             f["fermi_energy"] = np.array([r.fermi_energy for r in records], dtype=np.float64)
+            f["num_electrons"] = np.array([r.num_electrons for r in records], dtype=np.float64)
             f["atomic_numbers"] = concat([r.atomic_numbers for r in records], kind=np.int64).astype(np.int16)
             f["positions"] = concat([r.positions for r in records], (3,))
             f["orbital_counts"] = concat([r.orbital_counts for r in records], kind=np.int64).astype(np.int32)
@@ -98,7 +108,7 @@ def write_shard(path, records, basis: BasisSet | None = None, dtype: str | None 
             f["hamiltonian_ptr"] = pointers(ham_sizes)
             f["overlap_ptr"] = pointers(np.concatenate([np.diff(r.block_offsets("overlap")) for r in records])
                                         if records else np.zeros(0))
-            for name in BLOCK_DATASETS:
+            for name in BLOCK_DATASETS if has_h0 else BLOCK_DATASETS[1:]:
                 data = concat([_as_real(getattr(r, name), r.spinful and name != "overlap") for r in records])
                 f.create_dataset(name, data=data.astype(dtype), compression=compression,
                                  shuffle=compression is not None)
@@ -134,6 +144,10 @@ class ShardReader:
             if self._file.attrs.get("format") != FORMAT_NAME:
                 raise CorruptShardError("not a nextham shard (missing format attribute)", path=self.path)
             self._index = {name: self._file[name][()] for name in INDEX_DATASETS}
+            count = len(self._index["label"])
+            for name, fill in OPTIONAL_INDEX_DATASETS.items():
+                self._index[name] = self._file[name][()] if name in self._file else np.full(count, fill)
+            self._has_hamiltonian_0 = bool(self._file.attrs.get("has_hamiltonian_0", True))
         except CorruptShardError:
             raise
         except (OSError, KeyError, ValueError) as error:
@@ -152,7 +166,8 @@ class ShardReader:
             pointer = index[name]
             if len(pointer) == 0 or pointer[0] != 0 or pointer[-1] != size or np.any(np.diff(pointer) < 0):
                 raise CorruptShardError(f"index {name} is inconsistent with its data ({size} entries)", path=self.path)
-        if self._file["hamiltonian_0"].shape != self._file["hamiltonian"].shape:
+        if self._has_hamiltonian_0 and ("hamiltonian_0" not in self._file
+                                       or self._file["hamiltonian_0"].shape != self._file["hamiltonian"].shape):
             raise CorruptShardError("hamiltonian_0 and hamiltonian have different sizes", path=self.path)
 
     def __len__(self):
@@ -163,6 +178,11 @@ class ShardReader:
     def labels(self):
         self._open()
         return [label.decode() if isinstance(label, bytes) else str(label) for label in self._index["label"]]
+
+    @property
+    def has_hamiltonian_0(self) -> bool:
+        self._open()
+        return self._has_hamiltonian_0
 
     def index_array(self, name: str) -> np.ndarray:
         """One of the shard's index arrays (``INDEX_DATASETS``), e.g. ``spinful`` or ``edge_ptr``."""
@@ -186,8 +206,8 @@ class ShardReader:
             h0, h1 = index["hamiltonian_ptr"][e0], index["hamiltonian_ptr"][e1]
             s0, s1 = index["overlap_ptr"][e0], index["overlap_ptr"][e1]
             spinful = bool(index["spinful"][position])
-            blocks = {}
-            for name in BLOCK_DATASETS:
+            blocks = {"hamiltonian_0": None}
+            for name in BLOCK_DATASETS if self._has_hamiltonian_0 else BLOCK_DATASETS[1:]:
                 lo, hi = (s0, s1) if name == "overlap" else (h0, h1)
                 data = self._file[name][lo:hi]
                 if not np.isfinite(data).all():
@@ -207,6 +227,7 @@ class ShardReader:
                 cell_shifts=index["cell_shift"][e0:e1],
                 spinful=spinful,
                 fermi_energy=float(index["fermi_energy"][position]),
+                num_electrons=float(index["num_electrons"][position]),
                 reference_kpoints=index["reference_kpoints"][k0:k1],
                 reference_eigenvalues=eigenvalues.reshape(-1, nbands) if nbands else np.zeros((0, 0)),
                 metadata=json.loads(index["metadata"][position]),
@@ -303,6 +324,11 @@ class ShardedDataset:
     @property
     def has_spinful(self) -> bool:
         return any(reader.index_array("spinful").any() for reader in self.shards)
+
+    @property
+    def has_hamiltonian_0(self) -> bool:
+        """False for data imported without H(0): it can be evaluated and plotted, not trained on."""
+        return all(reader.has_hamiltonian_0 for reader in self.shards)
 
     def split_labels(self, split: str):
         return list(self.manifest.get("split", {}).get(split, []))

@@ -2,7 +2,8 @@
 
 Every member is a full :class:`~nextham.models.network.NextHAMNet` that sees the whole graph but
 answers only for its own interatomic-distance range [lo, hi); the member with lo = 0 owns the on-site
-blocks. The ensemble sums the disjointly masked outputs; edges beyond the last range keep H(0).
+blocks. The ensemble sums the disjointly masked outputs; edges beyond the last range, and pairs of
+the batch beyond its graph cutoff (evaluation batches hold every stored pair), keep H(0).
 """
 from __future__ import annotations
 
@@ -98,9 +99,28 @@ class NextHAMEnsemble(torch.nn.Module):
         owner = torch.full_like(lengths, -1, dtype=torch.long)
         for index, member in enumerate(self.members):
             owner[range_mask(lengths, member.distance_range)] = index
-        return owner
+        graph = batch.graph_edge_mask
+        return owner if graph is None else torch.where(graph, owner, -1)
 
     def forward(self, batch) -> dict:
+        """Ĥ over every pair of ``batch``: the members see the graph (edges within ``batch.graph_cutoff``),
+        every other pair keeps H(0)."""
+        graph = batch.graph_edge_mask
+        if graph is None or bool(graph.all()):
+            return self._forward_graph(batch)
+        output = self._forward_graph(batch.select_edges(graph))
+        delta = torch.zeros_like(batch.hamiltonian_0, dtype=output["delta_hamiltonian"].dtype)
+        delta[graph] = output["delta_hamiltonian"]
+        owner = torch.full(graph.shape, -1, dtype=torch.long, device=graph.device)
+        owner[graph] = output["member_of_edge"]
+        trace = None
+        if output["trace"] is not None:
+            trace = output["trace"].new_zeros(graph.shape[0], output["trace"].shape[-1])
+            trace[graph] = output["trace"]
+        return {**output, "delta_hamiltonian": delta, "hamiltonian": batch.hamiltonian_0 + delta,
+                "member_of_edge": owner, "trace": trace}
+
+    def _forward_graph(self, batch) -> dict:
         delta = None
         traces = []
         for member in self.members:

@@ -11,7 +11,9 @@
   and masked to existing orbitals.
 * Spin–orbit data: by default the correction is spinless, ΔH ⊗ I₂ (a non-magnetic SCF changes only
   V_H and V_xc, both spin-scalar) and the spin–orbit part stays that of H(0); ``spin_output: spinor``
-  predicts full complex 2×2 spin blocks through the spinful converter instead.
+  predicts complex 2×2 spin blocks through the spinful converter instead, restricted to the irreps a
+  time-reversal-invariant (non-magnetic) Hamiltonian holds, so Θ ΔĤ Θ⁻¹ = ΔĤ exactly (Kramers pairs
+  stay degenerate at time-reversal-invariant k).
 """
 from __future__ import annotations
 
@@ -150,6 +152,8 @@ class NextHAMNet(torch.nn.Module):
                              update_nodes=layer < num_layers - 1)
             for layer in range(num_layers)])
         self.edge_output = o3.Linear(self.hidden, self.output_converter.irreps_sorted)
+        self.register_buffer("output_components", self.output_converter.time_reversal_even_components()
+                             .to(torch.get_default_dtype()), persistent=False)
         with torch.no_grad():  # start from ΔĤ ≈ 0, i.e. from the H(0) baseline, not from noise
             self.edge_output.weight.mul_(output_scale)
         self.num_shell_pairs = len(self.slot_ls) ** 2
@@ -189,7 +193,7 @@ class NextHAMNet(torch.nn.Module):
             nodes, edges, z = block(nodes, edges, source, target, sh, rbf)
             if z is not None:
                 invariants.append(z)
-        delta = self.output_converter.from_sorted_irreps(self.edge_output(edges))
+        delta = self.output_converter.from_sorted_irreps(self.edge_output(edges) * self.output_components.to(edges.dtype))
         delta = delta * torch.exp(-self.distance_decay * lengths)[:, None, None]
         if batch.spinful and self.spin_output == "spinless":
             eye = torch.eye(2, dtype=delta.dtype, device=delta.device)

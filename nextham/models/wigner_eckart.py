@@ -113,6 +113,20 @@ class BlockIrreps(torch.nn.Module):
         self.register_buffer("sort_permutation", torch.as_tensor(permutation, dtype=torch.long))
         self.register_buffer("unsort_permutation", torch.as_tensor(np.argsort(permutation), dtype=torch.long))
 
+    def time_reversal_even_components(self) -> torch.Tensor:
+        """Bool mask over ``irreps_sorted``: the components a time-reversal-invariant spinful block can
+        hold. With H = Σ_μ σ_μ ⊗ H^μ, Θ = iσ_y K gives Θ H Θ⁻¹ = σ0 ⊗ H^0* − Σ_a σ_a ⊗ H^a*, so a
+        non-magnetic Hamiltonian has real H^0 and imaginary H^a: the real copy of the spin-scalar
+        irreps and the imaginary copy of the spin-vector irreps (the map to irreps is real)."""
+        if not self.spinful:
+            return torch.ones(self.irreps_sorted.dim, dtype=torch.bool)
+        scalar = self.num_orbitals ** 2
+        half = self.irreps.dim // 2
+        keep = torch.zeros(2 * half, dtype=torch.bool)
+        keep[:scalar] = True                 # real part of H^0
+        keep[half + scalar:] = True          # imaginary part of (H^x, H^y, H^z)
+        return keep[self.sort_permutation]
+
     def to_sorted_irreps(self, blocks: torch.Tensor) -> torch.Tensor:
         """Like :meth:`to_irreps`, components in the order of ``self.irreps_sorted``."""
         return self.to_irreps(blocks)[..., self.sort_permutation]

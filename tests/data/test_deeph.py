@@ -86,8 +86,9 @@ def test_mismatched_atom_pairs_and_shapes(tmp_path, embedded, spinless_record):
     (folder / "info.json").write_text(json.dumps(info))
     with pytest.raises(BasisMismatchError, match="the basis in info.json implies"):
         read_deeph(folder)
-    (folder / "hamiltonian_0.h5").unlink()
-    with pytest.raises(MissingBlockError, match="hamiltonian_0.h5"):
+    write_deeph(folder, spinless_record, embedded.basis)
+    (folder / "hamiltonian.h5").unlink()
+    with pytest.raises(MissingBlockError, match="hamiltonian.h5"):
         read_deeph(folder)
 
 

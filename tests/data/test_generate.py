@@ -46,12 +46,12 @@ def test_per_entry_engine_overrides(tmp_path):
 
     config = _config(tmp_path)
     config["library"][1]["engine"] = {"pair_cutoff_angstrom": 12.0, "soc": {"min_exponent": 0.1}}
-    config["engine"]["soc"] = {"min_exponent": 0.05, "xc_mesh": [30, 30, 30]}
+    config["engine"]["soc"] = {"min_exponent": 0.05, "max_radial_per_l": {0: 1}}
     specs = structure_specs(config)
     silicon = engine_settings_for(specs[0], config["engine"])
     germanium = engine_settings_for(specs[-1], config["engine"])
     assert "pair_cutoff_angstrom" not in silicon and germanium["pair_cutoff_angstrom"] == 12.0
-    assert germanium["soc"] == {"min_exponent": 0.1, "xc_mesh": [30, 30, 30]}
+    assert germanium["soc"] == {"min_exponent": 0.1, "max_radial_per_l": {0: 1}}
     assert germanium["storage_dtype"] == "float32"
 
 

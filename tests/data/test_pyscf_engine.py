@@ -43,8 +43,12 @@ def test_units_against_pyscf(silicon):
                                cell.make_kpts(record.metadata["scf_kmesh"]), atol=1e-12)
     # eigenvalues are stored in eV: the gap in eV matches the SCF's own Hartree gap
     nocc = cell.nelectron // 2
+    assert record.num_electrons == cell.nelectron
     eigenvalues = np.sort(record.reference_eigenvalues, axis=1)
-    assert eigenvalues[:, nocc - 1].max() == pytest.approx(record.fermi_energy)
+    vbm, cbm = eigenvalues[:, nocc - 1].max(), eigenvalues[:, nocc].min()
+    # E_F from the electron count: mid-gap, so every occupied state lies below it and every empty one above
+    assert record.fermi_energy == pytest.approx(0.5 * (vbm + cbm))
+    assert record.metadata["band_gap_ev"] == pytest.approx(cbm - vbm)
     mf = dft.KRKS(cell, cell.make_kpts(record.metadata["scf_kmesh"]), xc="pbe")
     assert mf.cell.unit == "A"
 
