@@ -126,3 +126,26 @@ def test_metrics_agree_between_one_and_two_ddp_processes(embedded, tmp_path):
     for key in ("gauge_mae_mev", "baseline_gauge_mae_mev", "band_band_mae_mev", "band_ghost_states", "band_pq_norm_mev"):
         assert distributed[key] == pytest.approx(single[key], rel=1e-9), key
     assert single["gauge_mae_mev"] > 0.1
+
+
+def test_a_spinless_crystal_is_scored_spinless_in_a_dataset_with_spin_orbit_ones(embedded):
+    """AlAs enters a spinful batch as H ⊗ I₂; its zero spin-flip blocks must not halve its Gauge MAE."""
+    layout = OrbitalLayout(embedded.basis)
+    record = embedded.read("AlAs-zincblende-001").astype(np.float64)
+    expected = gauge_mae(record.hamiltonian_0, record.hamiltonian, record.overlap) * 1000.0  # independent, numpy
+    reports = []
+    for spinful in (False, True):
+        metric = GaugeMAE()
+        batch = collate_graphs([record_to_sample(record, spinful)], layout, spinful)
+        metric.update(batch.hamiltonian, batch)
+        reports.append(metric.compute())
+    for report in reports:
+        assert report["baseline_gauge_mae_mev"] == pytest.approx(expected, rel=1e-9)
+        assert report["pairs"] == record.num_edges  # the headline is over all stored pairs
+        assert set(report["spin_blocks"]) == {"spinless"}
+    assert expected == pytest.approx(1.094, abs=1e-3)
+    with_soc = GaugeMAE()
+    csi = embedded.read("CsI-cesium_chloride-000").astype(np.float64)
+    soc_batch = collate_graphs([record_to_sample(csi, True)], layout, True)
+    with_soc.update(soc_batch.hamiltonian, soc_batch)
+    assert set(with_soc.compute()["spin_blocks"]) == {"up_up", "up_down", "down_up", "down_down"}

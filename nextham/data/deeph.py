@@ -164,8 +164,9 @@ def _read_matrix_file(path, structure):
     return pairs, shapes, entries
 
 
-def read_deeph(folder, label: str | None = None):
-    """Read one structure folder of the DeepH new format. Returns (record, basis)."""
+def read_deeph(folder, label: str | None = None, hamiltonian_name: str = NEW_FILES["hamiltonian"]):
+    """Read one structure folder of the DeepH new format. Returns (record, basis); ``hamiltonian_name``
+    picks the H(T) file (``hamiltonian_pred.h5`` reads a prediction)."""
     folder = Path(folder)
     label = label or folder.name
     try:
@@ -178,7 +179,7 @@ def read_deeph(folder, label: str | None = None):
     orbital_counts = basis.orbital_counts(atomic_numbers)
     spinful = bool(info.get("spinful", False))
     matrices, reference_pairs = {"hamiltonian_0": None}, None
-    for kind, name in (("hamiltonian", NEW_FILES["hamiltonian"]), ("overlap", NEW_FILES["overlap"]),
+    for kind, name in (("hamiltonian", hamiltonian_name), ("overlap", NEW_FILES["overlap"]),
                        ("hamiltonian_0", NEW_FILES["hamiltonian_0"])):
         if kind == "hamiltonian_0" and not (folder / name).exists():
             continue  # DFT data from other codes: no H(0)
@@ -186,7 +187,7 @@ def read_deeph(folder, label: str | None = None):
         if reference_pairs is None:
             reference_pairs = pairs
         elif not np.array_equal(pairs, reference_pairs):
-            raise MissingBlockError(f"atom_pairs differ from those of {NEW_FILES['hamiltonian']}",
+            raise MissingBlockError(f"atom_pairs differ from those of {hamiltonian_name}",
                                     path=folder / name, structure=label)
         factor = 2 if spinful and kind != "overlap" else 1
         expected = np.stack([orbital_counts[pairs[:, 3]], orbital_counts[pairs[:, 4]]], axis=1) * factor

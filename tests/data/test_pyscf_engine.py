@@ -98,3 +98,13 @@ def test_element_without_basis_is_named():
     spec = expand_entry({"prototype": "rocksalt", "elements": ["La", "N"], "parameters": {"a": 5.3}})[0]
     with pytest.raises(UnknownElementError, match="La"):
         build_cell(spec, PySCFSettings(**FAST))
+
+
+def test_only_settings_that_act_are_recorded(embedded):
+    """``soc.xc_mesh`` had no effect (density fitting integrates on Becke grids): it is gone from the
+    settings and the manifest, and a manifest of an earlier version still loads."""
+    assert "xc_mesh" not in PySCFSettings().to_dict()["soc"]
+    recorded = embedded.manifest["provenance"]["settings"]
+    assert "xc_mesh" not in recorded["soc"]
+    old = {**recorded, "soc": {**recorded["soc"], "xc_mesh": [36, 36, 36]}}
+    assert PySCFSettings.from_dict(old).to_dict() == PySCFSettings.from_dict(recorded).to_dict()

@@ -69,3 +69,28 @@ def test_a_member_trains_with_lightning(data, tmp_path):
     with torch.no_grad():
         after = member._loss(batch, member(batch)).item()
     assert np.isfinite(after) and after < before
+
+
+def test_evaluation_batches_hold_every_pair_and_pairs_beyond_the_graph_keep_h0(data, ensemble):
+    """Ĥ covers every stored pair: the members answer inside the graph, H(0) elsewhere, and the
+    answer inside the graph is the one the graph-only (training) batch gets."""
+    label = data.dataset.split_labels("val")[0]
+    record = data.dataset.read(label)
+    from nextham.data.graphs import collate_graphs, record_to_sample
+
+    full = collate_graphs([record_to_sample(record, data.spinful)], data.layout, data.spinful, data.dtype,
+                          graph_cutoff=6.0)
+    graph_only = collate_graphs([record_to_sample(record, data.spinful, 6.0)], data.layout, data.spinful, data.dtype,
+                                graph_cutoff=6.0)
+    assert full.hamiltonian.shape[0] == record.num_edges > graph_only.hamiltonian.shape[0]
+    with torch.no_grad():
+        everything, inside = ensemble(full), ensemble(graph_only)
+    beyond = full.edge_lengths > 6.0 + 1e-9
+    assert bool(beyond.any())
+    assert torch.equal(everything["hamiltonian"][beyond], full.hamiltonian_0[beyond])
+    assert (everything["member_of_edge"][beyond] == -1).all()
+    torch.testing.assert_close(everything["hamiltonian"][~beyond], inside["hamiltonian"], rtol=1e-5, atol=1e-6)
+    assert len(data.val_dataloader().dataset[0]["edge_index"]) == data.dataset.read(
+        data.dataset.split_labels("val")[0]).num_edges
+    assert len(data.train_dataloader().dataset[0]["edge_index"]) < data.dataset.read(
+        data.dataset.split_labels("train")[0]).num_edges
