@@ -107,8 +107,8 @@ class GaugeMAE(Metric):
             parts = [(SPIN_BLOCKS.index("spinless"), errors, mask)]
         else:
             size = errors.shape[-1] // 2
-            parts = [(index, errors[:, (index // 2) * size:(index // 2 + 1) * size, (index % 2) * size:(index % 2 + 1) * size],
-                      mask[:, (index // 2) * size:(index // 2 + 1) * size, (index % 2) * size:(index % 2 + 1) * size])
+            half = [slice(0, size), slice(size, 2 * size)]  # spin-major: ↑ rows/columns, then ↓
+            parts = [(index, errors[:, half[index // 2], half[index % 2]], mask[:, half[index // 2], half[index % 2]])
                      for index in range(4)]
         for block, part, part_mask in parts:
             self.spin_sum[slot, block, 0] += (part.real.abs().double() * part_mask).sum()

@@ -142,7 +142,7 @@ def save_predictions(module, data, split, folder, deeph_folder=None, spinful: bo
                      "h0_gap_ev": original.occupation("hamiltonian_0")["band_gap"],
                      "true_fermi_ev": truth["fermi_energy"], "predicted_fermi_ev": predicted.fermi_energy})
         if deeph_folder is not None:
-            write_deeph(Path(deeph_folder) / "dft" / predicted.label, predicted, data.dataset.basis,
-                        hamiltonian_name="hamiltonian_pred.h5", spinful=spinful)
+            write_deeph(Path(deeph_folder) / "dft" / predicted.label, predicted.as_spinful() if spinful else predicted,
+                        data.dataset.basis, hamiltonian_name="hamiltonian_pred.h5")
     writer.append_shard(records)
     return gaps

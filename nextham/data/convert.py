@@ -1,6 +1,7 @@
 """``nextham data convert``: nextham shards ↔ DeepH new / legacy folders."""
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -35,8 +36,6 @@ def _read_source(source, source_format):
 
 def with_fermi_level(record, basis):
     """Fill an unknown E_F (``fermi_energy_eV: null``) from the bands and the electron count, if known."""
-    import math
-
     if not math.isfinite(record.fermi_energy) and math.isfinite(record.num_electrons):
         record.fermi_energy = record.occupation()["fermi_energy"]
     return record, basis

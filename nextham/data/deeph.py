@@ -120,16 +120,12 @@ def _occupation(record):
         abs(record.num_electrons - round(record.num_electrons)) < 1e-9 else _json_number(record.num_electrons)
 
 
-def write_deeph(folder, record: HamiltonianRecord, basis: BasisSet, hamiltonian_name: str = "hamiltonian.h5",
-                spinful: bool = False):
+def write_deeph(folder, record: HamiltonianRecord, basis: BasisSet, hamiltonian_name: str = "hamiltonian.h5"):
     """Write one structure in the DeepH new format (folder = ``<root>/dft/<label>``); predictions go to
-    ``hamiltonian_pred.h5`` as DeepH inference names them. Each structure is written as what it is
-    (spinless real or spin–orbit complex blocks); ``spinful`` writes a spinless one as H ⊗ I₂, as
-    DeepH-pack needs when one training set mixes both."""
+    ``hamiltonian_pred.h5`` as DeepH inference names them. The structure is written as what it is
+    (spinless real or spin–orbit complex blocks; ``record.as_spinful()`` first for H ⊗ I₂)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    if spinful:
-        record = record.as_spinful()
     record = reorder_atoms(record, _grouped_order(record.atomic_numbers))
     _write_poscar(folder / "POSCAR", record)
     symbols = sorted({element_symbol(z) for z in record.atomic_numbers})

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import torch
 
+from ..kspace import spinor_overlap, structure_ranges
 from .layout import OrbitalLayout
 from .record import HamiltonianRecord
 
@@ -201,10 +202,7 @@ def structure_blocks(batch: HamiltonianBatch, index: int, predicted: torch.Tenso
     A spinless structure in a spinful batch entered as H ⊗ I₂; it comes back as its real spinless
     blocks, the spin-scalar part Re(H↑↑ + H↓↓)/2 (exactly H for the data; for a prediction the part a
     spinless Hamiltonian can hold)."""
-    edge_ptr = torch.cumsum(batch.num_edges, 0).tolist()
-    atom_ptr = torch.cumsum(batch.num_atoms, 0).tolist()
-    edges = slice(([0] + edge_ptr)[index], edge_ptr[index])
-    atoms = slice(([0] + atom_ptr)[index], atom_ptr[index])
+    edges, atoms = structure_ranges(batch)[index]
     predicted = batch.hamiltonian if predicted is None else predicted
     matrices = {"predicted": predicted[edges], "hamiltonian": batch.hamiltonian[edges],
                 "hamiltonian_0": batch.hamiltonian_0[edges]}
@@ -216,9 +214,7 @@ def structure_blocks(batch: HamiltonianBatch, index: int, predicted: torch.Tenso
         matrices = {k: (0.5 * (m[:, :size, :size] + m[:, size:, size:])).real for k, m in matrices.items()}
         mask = mask[:, :size, :size]
     elif spinful:
-        eye = torch.eye(2, dtype=overlap.dtype, device=overlap.device)
-        e, p, q = overlap.shape
-        overlap = torch.einsum("st,eij->esitj", eye, overlap).reshape(e, 2 * p, 2 * q)
+        overlap = spinor_overlap(overlap)
         node_mask = torch.cat([node_mask, node_mask], dim=-1)
     return {**matrices, "overlap": overlap, "mask": mask, "node_mask": node_mask, "spinful": spinful,
             "edge_index": batch.edge_index[:, edges] - atoms.start, "cell_shifts": batch.cell_shifts[edges],

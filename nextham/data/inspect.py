@@ -52,9 +52,8 @@ def structure_summary(record: HamiltonianRecord, check: bool = True) -> dict:
             for (i, j, *shift), e in lookup.items():
                 partner = blocks[lookup[(j, i, *(-s for s in shift))]]
                 hermiticity = max(hermiticity, float(np.abs(blocks[e] - partner.conj().T).max()))
-        # no reference eigenvalues (imported data): nothing to compare with, which is not a pass
-        summary["eigenvalue_error_mev"] = check_eigenvalues(record) * units.EV_TO_MEV \
-            if len(record.reference_kpoints) else None
+        error = check_eigenvalues(record)
+        summary["eigenvalue_error_mev"] = None if error is None else error * units.EV_TO_MEV
         summary["hermiticity_error_ev"] = hermiticity
     return summary
 
