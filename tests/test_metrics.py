@@ -112,6 +112,7 @@ def _ddp_worker(rank, world_size, port, output):
     dist.destroy_process_group()
 
 
+@pytest.mark.slow
 def test_metrics_agree_between_one_and_two_ddp_processes(embedded, tmp_path):
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)

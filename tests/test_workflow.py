@@ -32,6 +32,7 @@ def arguments(tmp_path, *extra):
     return ["--config", str(CONFIG_ROOT / "fit.yaml"), f"output={tmp_path / 'run'}", *TINY, *extra]
 
 
+@pytest.mark.slow
 def test_fit_test_predict_bands_end_to_end(tmp_path, embedded, capsys):
     assert main(["fit", *arguments(tmp_path, "trainer.max_epochs=2")]) == 0
     run = tmp_path / "run"
@@ -67,6 +68,7 @@ def test_fit_test_predict_bands_end_to_end(tmp_path, embedded, capsys):
     assert (tmp_path / "b.png").stat().st_size > 5000
 
 
+@pytest.mark.slow
 def test_an_interrupted_run_resumes_with_no_loss(tmp_path):
     straight = config(tmp_path / "a", "trainer.max_epochs=2")
     trainer, module, _ = fit(straight)
@@ -91,6 +93,7 @@ def test_non_finite_loss_names_the_batch(tmp_path):
         module.training_step(batch, 0)
 
 
+@pytest.mark.slow
 def test_one_member_by_name_and_two_ddp_processes(tmp_path):
     """``trainer.strategy=ddp`` exactly as a user types it: the CLI in a subprocess (Lightning's launcher
     re-runs the command line for rank 1, which pytest itself cannot host), band plots on, so a

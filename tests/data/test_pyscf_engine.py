@@ -20,6 +20,7 @@ def silicon():
     return spec, record, basis
 
 
+@pytest.mark.slow
 def test_stored_blocks_reproduce_the_scf_bands(silicon):
     spec, record, basis = silicon
     record.validate()
@@ -30,6 +31,7 @@ def test_stored_blocks_reproduce_the_scf_bands(silicon):
     assert record.metadata["max_abs_delta_h_ev"] > 1e-3  # H(T) differs from H(0): there is something to learn
 
 
+@pytest.mark.slow
 def test_units_against_pyscf(silicon):
     spec, record, basis = silicon
     from pyscf.pbc import dft
@@ -53,6 +55,7 @@ def test_units_against_pyscf(silicon):
     assert mf.cell.unit == "A"
 
 
+@pytest.mark.slow
 def test_overlap_blocks_equal_direct_two_centre_integrals(silicon):
     """S(R) from the Fourier transform = exact molecular overlap integrals, in canonical order."""
     spec, record, basis = silicon
@@ -78,6 +81,7 @@ def test_overlap_blocks_equal_direct_two_centre_integrals(silicon):
     assert checked > 20
 
 
+@pytest.mark.slow
 def test_hermiticity_is_exact(silicon):
     _, record, _ = silicon
     lookup = record.edge_lookup()
@@ -87,6 +91,7 @@ def test_hermiticity_is_exact(silicon):
             np.testing.assert_array_equal(blocks[e], blocks[lookup[(j, i, *(-s for s in shift))]].T)
 
 
+@pytest.mark.slow
 def test_refuses_blocks_that_miss_the_tolerance(silicon):
     spec, _, _ = silicon
     settings = PySCFSettings(**{**FAST, "pair_cutoff_angstrom": 4.0, "min_pair_cutoff_angstrom": 4.0})
