@@ -20,13 +20,6 @@ def structure_ranges(batch):
             for s in range(batch.num_structures)]
 
 
-def spinor_overlap(overlap_blocks: torch.Tensor) -> torch.Tensor:
-    """S ⊗ I₂ in the spin-major block layout of spinful Hamiltonian blocks."""
-    eye = torch.eye(2, dtype=overlap_blocks.dtype, device=overlap_blocks.device)
-    e, p, q = overlap_blocks.shape
-    return torch.einsum("st,eij->esitj", eye, overlap_blocks).reshape(e, 2 * p, 2 * q)
-
-
 def monkhorst_pack(mesh, shift=None, dtype=torch.float64):
     """Fractional Γ-centred mesh, shifted by ``shift`` (in units of the mesh spacing)."""
     axes = [torch.arange(n, dtype=dtype) for n in mesh]

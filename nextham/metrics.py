@@ -17,6 +17,7 @@ from __future__ import annotations
 import torch
 from torchmetrics import Metric
 
+from .conventions import spin_block_slices
 from .data.graphs import structure_blocks
 
 SPIN_BLOCKS = ("up_up", "up_down", "down_up", "down_down", "spinless")
@@ -106,8 +107,7 @@ class GaugeMAE(Metric):
         if not spinful:
             parts = [(SPIN_BLOCKS.index("spinless"), errors, mask)]
         else:
-            size = errors.shape[-1] // 2
-            half = [slice(0, size), slice(size, 2 * size)]  # spin-major: ↑ rows/columns, then ↓
+            half = spin_block_slices(errors.shape[-1])
             parts = [(index, errors[:, half[index // 2], half[index % 2]], mask[:, half[index // 2], half[index % 2]])
                      for index in range(4)]
         for block, part, part_mask in parts:
@@ -118,7 +118,7 @@ class GaugeMAE(Metric):
                 self.spin_count[block] += part_mask.sum()
 
     def compute(self) -> dict:
-        from .data.basis import element_symbol
+        from .conventions import element_symbol
 
         to_mev = 1000.0
         count = self.structures.clamp_min(1)

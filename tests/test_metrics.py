@@ -9,7 +9,7 @@ import torch
 import torch.multiprocessing as mp
 
 from nextham.data.graphs import collate_graphs, record_to_sample
-from nextham.data.inspect import gauge_mae, spinor_overlap_blocks
+from tests.reference import gauge_mae, spinor_overlap_blocks
 from nextham.data.layout import OrbitalLayout
 from nextham.data.record import HamiltonianRecord
 from nextham.kspace import monkhorst_pack

@@ -12,7 +12,7 @@ from nextham.data.shards import ShardedDataset
 from nextham.metrics import BandMetrics, GaugeMAE
 from nextham.kspace import monkhorst_pack
 from nextham.report import save_predictions
-from nextham import units
+from nextham.conventions import units
 
 
 class TrueCorrection(torch.nn.Module):

@@ -2,8 +2,8 @@
 LightningDataModule."""
 from pathlib import Path
 
-from .basis import BasisSet, ElementBasis
-from .errors import (BasisMismatchError, CorruptShardError, DataError, MissingBlockError,
+from ..conventions import BasisSet, ElementBasis
+from ..errors import (BasisMismatchError, CorruptShardError, DataError, MissingBlockError,
                      NonFiniteBlockError, UnknownElementError, ValidationFailedError)
 from .record import HamiltonianRecord
 from .shards import ShardedDataset, ShardReader, write_shard

@@ -7,8 +7,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from . import deeph
-from .basis import BasisSet
-from .errors import DataError
+from ..conventions import BasisSet
+from ..errors import DataError
 from .shards import DatasetWriter, ShardedDataset
 
 READERS = {"deeph": deeph.read_deeph, "deeph-legacy": deeph.read_deeph_legacy}

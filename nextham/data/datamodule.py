@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from .errors import DataError
+from ..errors import DataError
 from .graphs import NO_H0_MESSAGE, SPIN_MODES, collate_graphs, record_to_sample
 from .layout import OrbitalLayout
 from .shards import ShardedDataset

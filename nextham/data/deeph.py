@@ -27,8 +27,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .basis import BasisSet, ElementBasis, atomic_number, convert_block, element_symbol
-from .errors import BasisMismatchError, CorruptShardError, DataError, MissingBlockError
+from ..conventions import BasisSet, ElementBasis, atomic_number, convert_block, element_symbol
+from ..errors import BasisMismatchError, CorruptShardError, DataError, MissingBlockError
 from .record import HamiltonianRecord
 from .shards import atomic_write
 

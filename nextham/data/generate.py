@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from tqdm.auto import tqdm
 
-from .basis import BasisSet
+from ..conventions import BasisSet
 from .prototypes import expand_entry
 from .shards import DatasetWriter
 

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field, fields
 import numpy as np
 import torch
 
-from ..kspace import spinor_overlap, structure_ranges
+from ..conventions import spin_diagonal, spin_scalar_part
+from ..kspace import structure_ranges
 from .layout import OrbitalLayout
 from .record import HamiltonianRecord
 
@@ -96,7 +97,7 @@ def record_to_sample(record: HamiltonianRecord, spinful: bool, max_edge_length: 
     """Flat numpy sample of one structure; spinless records in a spinful dataset become H ⊗ I₂.
     ``max_edge_length``: keep only the pairs up to this distance (None: every stored pair)."""
     if not record.has_hamiltonian_0:
-        from .errors import DataError
+        from ..errors import DataError
 
         raise DataError(NO_H0_MESSAGE, structure=record.label)
     if max_edge_length is not None:
@@ -107,7 +108,7 @@ def record_to_sample(record: HamiltonianRecord, spinful: bool, max_edge_length: 
     for kind in ("hamiltonian_0", "hamiltonian"):
         matrices = record.blocks(kind)
         if spinful and not record.spinful:
-            matrices = [np.kron(np.eye(2), m) for m in matrices]
+            matrices = [spin_diagonal(m) for m in matrices]
         blocks[kind] = matrices
     blocks["overlap"] = record.blocks("overlap")
     if record.spinful and not spinful:
@@ -211,10 +212,10 @@ def structure_blocks(batch: HamiltonianBatch, index: int, predicted: torch.Tenso
     overlap = batch.overlap[edges]
     if batch.spinful and not spinful:
         size = overlap.shape[-1]
-        matrices = {k: (0.5 * (m[:, :size, :size] + m[:, size:, size:])).real for k, m in matrices.items()}
+        matrices = {k: spin_scalar_part(m) for k, m in matrices.items()}
         mask = mask[:, :size, :size]
     elif spinful:
-        overlap = spinor_overlap(overlap)
+        overlap = spin_diagonal(overlap)
         node_mask = torch.cat([node_mask, node_mask], dim=-1)
     return {**matrices, "overlap": overlap, "mask": mask, "node_mask": node_mask, "spinful": spinful,
             "edge_index": batch.edge_index[:, edges] - atoms.start, "cell_shifts": batch.cell_shifts[edges],

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import units
+from ..conventions import spin_diagonal, units
 from .record import HamiltonianRecord
 from .shards import ShardedDataset
 
@@ -13,7 +13,7 @@ from .shards import ShardedDataset
 def spinor_overlap_blocks(record: HamiltonianRecord):
     """Overlap blocks sized like the Hamiltonian blocks (S ⊗ I₂, spin-major, when spinful)."""
     blocks = record.blocks("overlap")
-    return [np.kron(np.eye(2), b) for b in blocks] if record.spinful else blocks
+    return [spin_diagonal(b) for b in blocks] if record.spinful else blocks
 
 
 def gauge_mae(predicted: np.ndarray, target: np.ndarray, overlap: np.ndarray) -> float:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .basis import BasisSet
+from ..conventions import BasisSet
 
 
 class OrbitalLayout:

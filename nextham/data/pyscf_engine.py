@@ -20,11 +20,11 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .. import units
+from ..conventions import units
 from . import realspace
 from .atomic_density import atomic_density_matrix
-from .basis import ElementBasis, atomic_number, orbital_transform
-from .errors import UnknownElementError, ValidationFailedError
+from ..conventions import ElementBasis, atomic_number, orbital_transform, spin_diagonal
+from ..errors import UnknownElementError, ValidationFailedError
 from .occupation import occupation_summary
 from .prototypes import StructureSpec
 from .record import HamiltonianRecord
@@ -201,7 +201,7 @@ def _initial_density(cell, mf, settings, spinful, nkpts):
     dm_atoms = atomic_density_matrix(cell, settings.h0_density, settings.xc)
     if spinful:
         # non-magnetic spinor density: half the electrons in each spin, no spin-flip part
-        dm_atoms = np.kron(np.eye(2), dm_atoms / 2.0)
+        dm_atoms = spin_diagonal(dm_atoms / 2.0)
     return np.repeat(dm_atoms[None], nkpts, axis=0).astype(complex if spinful else float)
 
 
@@ -364,7 +364,7 @@ def _blocks_from_real_space(spec, cell, element_basis, matrices_R, translations,
         for name, matrix in matrices_R.items():
             left, right = transforms[i], transforms[j]
             if spinful and name != "overlap":
-                left, right = np.kron(np.eye(2), left), np.kron(np.eye(2), right)
+                left, right = spin_diagonal(left), spin_diagonal(right)
             block = matrix[r][rows, cols] if not (spinful and name == "overlap") else \
                 matrix[r][np.ix_(atom_slices[i][:len(atom_slices[i]) // 2], atom_slices[j][:len(atom_slices[j]) // 2])]
             entry[name] = weight * (left @ block @ right.T) * (1.0 if name == "overlap" else units.HARTREE_TO_EV)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import realspace
-from .basis import BasisSet, element_symbol
-from .errors import BasisMismatchError, CorruptShardError, MissingBlockError, NonFiniteBlockError
+from ..conventions import BasisSet, element_symbol, spin_diagonal
+from ..errors import BasisMismatchError, CorruptShardError, MissingBlockError, NonFiniteBlockError
 
 MATRIX_KINDS = ("hamiltonian_0", "hamiltonian", "overlap")
 
@@ -140,8 +140,8 @@ class HamiltonianRecord:
         if self.spinful:
             return self
         spin = lambda kind: None if getattr(self, kind) is None else self.flatten_blocks(
-            [np.kron(np.eye(2), b) for b in self.blocks(kind)]).astype(np.result_type(getattr(self, kind).dtype,
-                                                                                    np.complex64))
+            [spin_diagonal(b) for b in self.blocks(kind)]).astype(np.result_type(getattr(self, kind).dtype,
+                                                                               np.complex64))
         eigenvalues = np.repeat(self.reference_eigenvalues, 2, axis=-1) if self.reference_eigenvalues.size \
             else self.reference_eigenvalues
         return dataclasses.replace(self, hamiltonian_0=spin("hamiltonian_0"), hamiltonian=spin("hamiltonian"),
@@ -155,7 +155,7 @@ class HamiltonianRecord:
         """The same crystal rotated (or inverted) by the 3×3 orthogonal ``rotation``: positions and
         lattice turn, every block transforms with the Wigner matrices of its shells (and SU(2) on the
         spin of spinful blocks). Used for equivariance tests and rotation augmentation."""
-        from .basis import rotate_block
+        from ..conventions import rotate_block
 
         rotation = np.asarray(rotation, dtype=np.float64)
         shells = [basis.for_atomic_number(z).shells for z in self.atomic_numbers]
@@ -183,7 +183,7 @@ class HamiltonianRecord:
     def overlap_k(self, kpoints_frac) -> np.ndarray:
         overlap = self.matrix_k("overlap", kpoints_frac)
         if self.spinful:
-            overlap = np.stack([np.kron(np.eye(2), s) for s in overlap])
+            overlap = spin_diagonal(overlap)
         return overlap
 
     def eigenvalues(self, kpoints_frac, kind: str = "hamiltonian") -> np.ndarray:
@@ -208,7 +208,7 @@ class HamiltonianRecord:
 
     # ------------------------------------------------------------------ checks
     def validate(self, basis: BasisSet | None = None, path=None, hermiticity_tolerance: float = 1e-6):
-        """Raise a :class:`~nextham.data.errors.DataError` naming ``path`` and the structure when the
+        """Raise a :class:`~nextham.errors.DataError` naming ``path`` and the structure when the
         record is malformed: unknown element or basis mismatch, wrong array sizes, NaN/inf, missing
         on-site blocks or missing/non-Hermitian partners H_ji(−R)."""
         where = {"path": path, "structure": self.label}

@@ -29,8 +29,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from .basis import BasisSet
-from .errors import CorruptShardError, DataError, NonFiniteBlockError
+from ..conventions import BasisSet
+from ..errors import CorruptShardError, DataError, NonFiniteBlockError
 from .record import HamiltonianRecord
 
 FORMAT_NAME = "nextham-shards"

@@ -5,7 +5,8 @@ from functools import cached_property
 
 import torch
 
-from ..kspace import bloch_sum, generalized_eigh, monkhorst_pack, spinor_overlap, structure_ranges
+from ..conventions import spin_diagonal
+from ..kspace import bloch_sum, generalized_eigh, monkhorst_pack, structure_ranges
 
 
 DEFAULT_KSPACE = {"kmesh": [2, 2, 2], "num_kpoints": 2, "window_ev": 10.0, "overlap_threshold": 1e-6}
@@ -26,7 +27,7 @@ class LossContext:
         self.delta_error = self.predicted - self.target
         edge_mask = torch.ones_like(batch.edge_lengths, dtype=torch.bool) if edge_mask is None else edge_mask
         self.mask = batch.orbital_mask & edge_mask[:, None, None]
-        self.overlap_blocks = spinor_overlap(batch.overlap) if batch.spinful else batch.overlap
+        self.overlap_blocks = spin_diagonal(batch.overlap) if batch.spinful else batch.overlap
         self.kspace_options = {**DEFAULT_KSPACE, **(kspace or {})}
         self.gauge_weights = tuple(float(w) for w in gauge_weights)
         self.generator = generator

@@ -22,7 +22,7 @@ import torch
 from e3nn import o3
 from e3nn.nn import Gate
 
-from ..data.basis import to_e3nn_frame
+from ..conventions import spin_diagonal, to_e3nn_frame
 from .layers import (EquivariantLayerNorm, GaussianRadialBasis, RadialMLP, gated_irreps, head_of_component,
                      scalar_irreps, scatter_softmax)
 from .tracegrad import TraceGradModule
@@ -196,10 +196,7 @@ class NextHAMNet(torch.nn.Module):
         delta = self.output_converter.from_sorted_irreps(self.edge_output(edges) * self.output_components.to(edges.dtype))
         delta = delta * torch.exp(-self.distance_decay * lengths)[:, None, None]
         if batch.spinful and self.spin_output == "spinless":
-            eye = torch.eye(2, dtype=delta.dtype, device=delta.device)
-            delta = torch.kron(eye, delta) if delta.ndim == 2 else torch.einsum("st,eij->esitj", eye, delta).reshape(
-                delta.shape[0], 2 * delta.shape[1], 2 * delta.shape[2])
-            delta = delta.to(batch.hamiltonian_0.dtype)
+            delta = spin_diagonal(delta).to(batch.hamiltonian_0.dtype)
         delta = 0.5 * (delta + delta[batch.reverse_edge].transpose(-1, -2).conj())
         delta = delta * batch.orbital_mask
         trace = self.trace_head(torch.cat(invariants, dim=-1)) if self.trace_head is not None and invariants else None

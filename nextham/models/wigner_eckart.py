@@ -4,7 +4,7 @@ For a shell pair (l1, l2) the (2l1+1) × (2l2+1) block is an element of l1 ⊗ l
 irreps l = |l1−l2| … l1+l2 of parity (−1)^(l1+l2) with the Clebsch–Gordan (Wigner 3j) tensors:
 ``x^(l) = sqrt(2l+1) Σ W^(l1 l2 l) H`` — an orthogonal change of basis, so the inverse is its
 transpose. Blocks are in the canonical orbital order, which is e3nn's own once vectors are given to
-e3nn as (y, z, x) (:mod:`nextham.data.basis`).
+e3nn as (y, z, x) (:mod:`nextham.conventions.rotations`).
 
 Spinful blocks (spin-major 2P × 2P) are first written in the Pauli basis,
 H = σ0 ⊗ H⁰ + σx ⊗ Hˣ + σy ⊗ Hʸ + σz ⊗ Hᶻ. Under a rotation the spin vector (Hˣ, Hʸ, Hᶻ) turns like

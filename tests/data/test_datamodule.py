@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from nextham.data.basis import atomic_number
+from nextham.conventions import atomic_number
 from nextham.data.datamodule import EdgeBudgetBatchSampler, HamiltonianDataModule
 from nextham.data.graphs import collate_graphs, record_to_sample
 from nextham.data.layout import OrbitalLayout

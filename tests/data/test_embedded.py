@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from nextham import units
-from nextham.data.inspect import gauge_mae, spinor_overlap_blocks
+from nextham.conventions import units
+from tests.reference import gauge_mae, spinor_overlap_blocks
 from nextham.data.record import HamiltonianRecord
 
 TOLERANCE_EV = 1e-5 * units.HARTREE_TO_EV

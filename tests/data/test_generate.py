@@ -1,7 +1,7 @@
 """Generation is resumable and loses nothing when interrupted; failed structures are never written."""
 import pytest
 
-from nextham.data.errors import ValidationFailedError
+from nextham.errors import ValidationFailedError
 from nextham.data.generate import generate_dataset, structure_specs
 from nextham.data.shards import ShardedDataset, read_manifest
 

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from nextham import units
-from nextham.data.basis import convert_block
-from nextham.data.errors import UnknownElementError, ValidationFailedError
+from nextham.conventions import units
+from nextham.conventions import convert_block
+from nextham.errors import UnknownElementError, ValidationFailedError
 from nextham.data.prototypes import expand_entry
 from nextham.data.pyscf_engine import PySCFSettings, build_cell, check_eigenvalues, compute_structure
 

@@ -7,7 +7,7 @@ import pytest
 
 from nextham.data import (BasisMismatchError, CorruptShardError, MissingBlockError, NonFiniteBlockError,
                           ShardReader, UnknownElementError, write_shard)
-from nextham.data.basis import BasisSet, ElementBasis, element_symbol
+from nextham.conventions import BasisSet, ElementBasis, element_symbol
 from nextham.data.shards import DatasetWriter, ShardedDataset, read_manifest
 
 

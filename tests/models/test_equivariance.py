@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from nextham.data.basis import rotate_block
+from nextham.conventions import rotate_block
 from nextham.data.deeph import reorder_atoms
 from nextham.data.graphs import collate_graphs, record_to_sample
 from nextham.data.layout import OrbitalLayout

@@ -6,7 +6,8 @@ import torch
 
 from nextham.data.graphs import collate_graphs, record_to_sample
 from nextham.data.layout import OrbitalLayout
-from nextham.kspace import bloch_sum, generalized_eigh, spinor_overlap
+from nextham.conventions import spin_diagonal
+from nextham.kspace import bloch_sum, generalized_eigh
 from nextham.models.network import NextHAMNet
 
 pytestmark = pytest.mark.usefixtures("float64")
@@ -26,7 +27,7 @@ def kramers_splitting(hamiltonian, batch):
     natoms = int(batch.num_atoms[0])
     node_mask = torch.cat([batch.node_orbital_mask, batch.node_orbital_mask], dim=-1)
     h = bloch_sum(hamiltonian, batch.edge_index, batch.cell_shifts, natoms, TRIM, node_mask)
-    s = bloch_sum(spinor_overlap(batch.overlap), batch.edge_index, batch.cell_shifts, natoms, TRIM, node_mask)
+    s = bloch_sum(spin_diagonal(batch.overlap), batch.edge_index, batch.cell_shifts, natoms, TRIM, node_mask)
     energies, _ = generalized_eigh(h, s)
     return float((energies[:, 1::2] - energies[:, 0::2]).abs().max())
 

@@ -5,7 +5,7 @@ import scipy.linalg
 import torch
 from e3nn import o3
 
-from nextham.data.basis import rotate_block, wigner_D
+from nextham.conventions import rotate_block, wigner_D
 from nextham.models.wigner_eckart import BlockIrreps
 from tests.conftest import random_rotation
 

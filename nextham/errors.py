@@ -1,4 +1,5 @@
-"""Errors raised on bad input data. Each names the file and the structure it concerns."""
+"""Errors raised on bad input: each names the file and the structure it concerns, so that a user
+knows what to fix. Every one is a ``ValueError`` (the command line prints it on one line)."""
 
 
 class DataError(ValueError):

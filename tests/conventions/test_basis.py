@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from nextham.data.basis import (ORDER_CONVENTIONS, BasisSet, ElementBasis, convert_block, orbital_rotation,
+from nextham.conventions import (ORDER_CONVENTIONS, BasisSet, ElementBasis, convert_block, orbital_rotation,
                                 orbital_transform, rotate_block, shell_transform, su2_from_rotation, wigner_D)
-from nextham.data.errors import BasisMismatchError, UnknownElementError
+from nextham.errors import BasisMismatchError, UnknownElementError
 from tests.conftest import random_rotation
 
 # one primitive per shell, s to f, on two different atoms
@@ -45,7 +45,7 @@ def test_wigner_D_is_a_representation():
     import torch
     from e3nn import o3
 
-    from nextham.data.basis import E3NN_FROM_XYZ
+    from nextham.conventions import E3NN_FROM_XYZ
     in_e3nn_frame = torch.as_tensor(E3NN_FROM_XYZ @ a @ E3NN_FROM_XYZ.T)
     for l in range(4):
         np.testing.assert_allclose(o3.Irrep(l, 1).D_from_matrix(in_e3nn_frame).numpy(), wigner_D(l, a), atol=1e-5)

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from nextham import units
+from nextham.conventions import units
 
 
 def test_constants_agree_with_pyscf():
