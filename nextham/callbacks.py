@@ -7,7 +7,8 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from .bands import kpath, plot_bands
+from .evaluate.plots import plot_bands
+from .kspace import kpath
 from .kspace import monkhorst_pack
 from .metrics import BandMetrics, band_spectra
 

@@ -19,6 +19,7 @@ from torchmetrics import Metric
 
 from .conventions import spin_block_slices
 from .data.graphs import structure_blocks
+from .kspace import bloch_sum, gauge_shift, generalized_eigh
 
 SPIN_BLOCKS = ("up_up", "up_down", "down_up", "down_down", "spinless")
 MAX_Z = 120
@@ -26,14 +27,6 @@ PAIRS_DESCRIPTION = ("mean over structures of the per-structure MAE over every s
                      "existing orbital entry (real and imaginary parts as one complex modulus), after removing "
                      "μ*S; each structure in its own representation: spinless structures as real spinless "
                      "blocks, spin–orbit ones as complex 2×2 spin blocks")
-
-
-def gauge_shift(predicted, target, overlap, mask) -> torch.Tensor:
-    """μ* = Re⟨Ĥ − H, S⟩/‖S‖² (eV) over the entries ``mask`` selects: the rigid shift of the energy
-    zero that fits Ĥ − H best (``overlap`` sized like the Hamiltonian blocks)."""
-    difference = (predicted - target) * mask
-    s = overlap * mask
-    return (difference.real * s).sum() / s.pow(2).sum().clamp_min(1e-30)
 
 
 class GaugeMAE(Metric):
@@ -237,8 +230,6 @@ def band_spectra(predicted_hamiltonian, batch, kpoints, overlap_threshold: float
     (fractional), the true eigenvectors and the predicted H(k). The overlap is the true one for both.
     With ``align_gauge`` the prediction is Ĥ − μ*S (μ* of the Gauge MAE, reported as ``gauge_shift``
     in eV; None without alignment): its bands are Ĥ's moved rigidly by −μ*."""
-    from .kspace import bloch_sum, generalized_eigh
-
     predicted_hamiltonian = predicted_hamiltonian.detach()
     out = []
     for index in range(batch.num_structures) if structures is None else structures:

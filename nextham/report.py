@@ -7,7 +7,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .bands import kpath, plot_bands
+from .evaluate.plots import plot_bands
+from .kspace import kpath
 from .data.deeph import write_deeph
 from .data.shards import DatasetWriter
 from .kspace import monkhorst_pack

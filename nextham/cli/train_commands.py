@@ -102,7 +102,8 @@ def run_predict(args):
 def run_bands(args):
     import torch
 
-    from ..bands import kpath, plot_bands
+    from ..evaluate.plots import plot_bands
+    from ..kspace import kpath
     from ..data.graphs import collate_graphs, record_to_sample
     from ..metrics import band_spectra
 

@@ -17,7 +17,6 @@ import numpy as np
 import torch
 
 from ..conventions import spin_diagonal, spin_scalar_part
-from ..kspace import structure_ranges
 from .layout import OrbitalLayout
 from .record import HamiltonianRecord
 
@@ -78,6 +77,13 @@ class HamiltonianBatch:
         values["reverse_edge"] = index[self.reverse_edge[keep]]
         values["num_edges"] = torch.bincount(self.edge_batch[keep], minlength=self.num_structures)
         return HamiltonianBatch(**values)
+
+    def structure_slices(self) -> list:
+        """(edge slice, atom slice) of every structure."""
+        edge_ptr = np.concatenate([[0], np.cumsum(self.num_edges.cpu().numpy())])
+        atom_ptr = np.concatenate([[0], np.cumsum(self.num_atoms.cpu().numpy())])
+        return [(slice(edge_ptr[s], edge_ptr[s + 1]), slice(atom_ptr[s], atom_ptr[s + 1]))
+                for s in range(self.num_structures)]
 
     @property
     def edge_lengths(self) -> torch.Tensor:
@@ -203,7 +209,7 @@ def structure_blocks(batch: HamiltonianBatch, index: int, predicted: torch.Tenso
     A spinless structure in a spinful batch entered as H ⊗ I₂; it comes back as its real spinless
     blocks, the spin-scalar part Re(H↑↑ + H↓↓)/2 (exactly H for the data; for a prediction the part a
     spinless Hamiltonian can hold)."""
-    edges, atoms = structure_ranges(batch)[index]
+    edges, atoms = batch.structure_slices()[index]
     predicted = batch.hamiltonian if predicted is None else predicted
     matrices = {"predicted": predicted[edges], "hamiltonian": batch.hamiltonian[edges],
                 "hamiltonian_0": batch.hamiltonian_0[edges]}

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 
 from ..conventions import spin_diagonal, units
+from ..kspace import gauge_mae
 from .record import HamiltonianRecord
 from .shards import ShardedDataset
 
@@ -14,14 +15,6 @@ def spinor_overlap_blocks(record: HamiltonianRecord):
     """Overlap blocks sized like the Hamiltonian blocks (S ⊗ I₂, spin-major, when spinful)."""
     blocks = record.blocks("overlap")
     return [spin_diagonal(b) for b in blocks] if record.spinful else blocks
-
-
-def gauge_mae(predicted: np.ndarray, target: np.ndarray, overlap: np.ndarray) -> float:
-    """MAE of predicted − (target + μ* S) with μ* = Re⟨predicted − target, S⟩ / ‖S‖² (flat arrays,
-    same layout); removes the arbitrary constant shift of the energy zero."""
-    difference = predicted - target
-    mu = float(np.real(np.vdot(overlap, difference)) / max(np.vdot(overlap, overlap).real, 1e-30))
-    return float(np.abs(difference - mu * overlap).mean())
 
 
 def structure_summary(record: HamiltonianRecord, check: bool = True) -> dict:

@@ -22,10 +22,10 @@ import numpy as np
 
 from ..conventions import units
 from . import realspace
+from ..kspace import mesh_for_length, monkhorst_pack, occupation_summary
 from .atomic_density import atomic_density_matrix
 from ..conventions import ElementBasis, atomic_number, orbital_transform, spin_diagonal
 from ..errors import UnknownElementError, ValidationFailedError
-from .occupation import occupation_summary
 from .prototypes import StructureSpec
 from .record import HamiltonianRecord
 
@@ -71,11 +71,6 @@ class PySCFSettings:
 
     def to_dict(self):
         return asdict(self)
-
-
-def mesh_for_length(lattice_angstrom, length_angstrom, minimum=1):
-    """Smallest mesh with N_i·|a_i| ≥ length along every axis."""
-    return [max(minimum, math.ceil(length_angstrom / np.linalg.norm(a) - 1e-9)) for a in lattice_angstrom]
 
 
 # ----------------------------------------------------------------------------- cells
@@ -232,7 +227,7 @@ def zeroth_step_blocks(spec: StructureSpec, settings: PySCFSettings) -> tuple[Ha
     start = time.perf_counter()
     cell, element_basis, spinful, scf_mesh, ft_mesh, kpts, mf, dm0 = _setup(spec, settings)
     operator = _FixedDensityOperator(mf, cell, spinful, settings.kpoint_chunk)
-    ft_kpts_frac = realspace.monkhorst_pack(ft_mesh)
+    ft_kpts_frac = monkhorst_pack(ft_mesh)
     ft_kpts = cell.get_abs_kpts(ft_kpts_frac)
     hamiltonian_0_k = operator(dm0, ft_kpts)
     overlap_k = np.asarray(mf.get_ovlp(cell, ft_kpts))
@@ -264,7 +259,7 @@ def compute_structure(spec: StructureSpec, settings: PySCFSettings) -> tuple[Ham
 
     t0 = time.perf_counter()
     operator = _FixedDensityOperator(mf, cell, spinful, settings.kpoint_chunk)
-    ft_kpts_frac = realspace.monkhorst_pack(ft_mesh)
+    ft_kpts_frac = monkhorst_pack(ft_mesh)
     ft_kpts = cell.get_abs_kpts(ft_kpts_frac)
     hamiltonian_k = operator(dm, ft_kpts)
     hamiltonian_0_k = operator(dm0, ft_kpts)

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import realspace
 from ..conventions import BasisSet, element_symbol, spin_diagonal
+from ..kspace import bloch_sum_blocks, generalized_eigvalsh, monkhorst_pack, occupation_summary
 from ..errors import BasisMismatchError, CorruptShardError, MissingBlockError, NonFiniteBlockError
 
 MATRIX_KINDS = ("hamiltonian_0", "hamiltonian", "overlap")
@@ -83,8 +83,9 @@ class HamiltonianRecord:
         sizes = self.block_shapes(kind).prod(axis=1)
         return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
-    def orbital_offsets(self) -> np.ndarray:
-        return np.concatenate([[0], np.cumsum(self.orbital_counts)]).astype(np.int64)
+    def orbital_offsets(self, spinor: bool = False) -> np.ndarray:
+        """First row of each atom (N+1) in the full matrix; ``spinor``: of the spin-major (2n) blocks."""
+        return np.concatenate([[0], np.cumsum(self.orbital_counts * (2 if spinor else 1))]).astype(np.int64)
 
     def blocks(self, kind: str):
         """List of per-edge blocks (views into the flat array)."""
@@ -173,34 +174,33 @@ class HamiltonianRecord:
 
     # ------------------------------------------------------------------ reciprocal space
     def matrix_k(self, kind: str, kpoints_frac) -> np.ndarray:
-        """Bloch sum of one matrix. Spinful Hamiltonians come out as [all ↑ | all ↓]; the overlap of
-        a spinful record is returned spinless (use :meth:`overlap_k` for the spinor-sized one)."""
-        args = (self.blocks(kind), self.edge_index, self.cell_shifts, self.orbital_offsets(), kpoints_frac)
-        if self.spinful and kind != "overlap":
-            return realspace.bloch_sum_spinful(*args)
-        return realspace.bloch_sum(*args)
+        """Bloch sum of one matrix (:mod:`nextham.kspace`: rows atom by atom, spin-major inside an
+        atom when spinful). The overlap of a spinful record is returned spinless (use
+        :meth:`overlap_k` for the spinor-sized one)."""
+        blocks = self.blocks(kind)
+        return bloch_sum_blocks(blocks, self.edge_index, self.cell_shifts,
+                                self.orbital_offsets(spinor=self.spinful and kind != "overlap"), kpoints_frac)
 
     def overlap_k(self, kpoints_frac) -> np.ndarray:
-        overlap = self.matrix_k("overlap", kpoints_frac)
-        if self.spinful:
-            overlap = spin_diagonal(overlap)
-        return overlap
+        """S(k) sized like H(k): S ⊗ I₂ in the same row order when spinful."""
+        if not self.spinful:
+            return self.matrix_k("overlap", kpoints_frac)
+        return bloch_sum_blocks([spin_diagonal(b) for b in self.blocks("overlap")], self.edge_index,
+                                self.cell_shifts, self.orbital_offsets(spinor=True), kpoints_frac)
 
     def eigenvalues(self, kpoints_frac, kind: str = "hamiltonian") -> np.ndarray:
-        return realspace.generalized_eigvalsh(self.matrix_k(kind, kpoints_frac), self.overlap_k(kpoints_frac))
+        return generalized_eigvalsh(self.matrix_k(kind, kpoints_frac), self.overlap_k(kpoints_frac))
 
     def occupation_kpoints(self, length_angstrom: float = 10.0) -> np.ndarray:
         """The DFT code's own k-points when stored, else a Γ-centred mesh with N_i·|a_i| ≥ length."""
         if len(self.reference_kpoints):
             return self.reference_kpoints
         mesh = [max(1, int(np.ceil(length_angstrom / np.linalg.norm(a)))) for a in self.lattice]
-        return realspace.monkhorst_pack(mesh)
+        return monkhorst_pack(mesh)
 
     def occupation(self, kind: str = "hamiltonian", kpoints_frac=None) -> dict:
-        """E_F, gap, VBM/CBM of ``kind``'s bands for ``num_electrons`` (:mod:`~nextham.data.occupation`),
+        """E_F, gap, VBM/CBM of ``kind``'s bands for ``num_electrons`` (:mod:`~nextham.kspace.occupation`),
         from the stored blocks at ``kpoints_frac`` (default :meth:`occupation_kpoints`)."""
-        from .occupation import occupation_summary
-
         if not np.isfinite(self.num_electrons):
             return occupation_summary(np.zeros((0, 0)), self.num_electrons, self.spinful)
         kpoints = self.occupation_kpoints() if kpoints_frac is None else kpoints_frac

@@ -6,7 +6,7 @@ from functools import cached_property
 import torch
 
 from ..conventions import spin_diagonal
-from ..kspace import bloch_sum, generalized_eigh, monkhorst_pack, structure_ranges
+from ..kspace import bloch_sum, gauge_terms, generalized_eigh, monkhorst_pack
 
 
 DEFAULT_KSPACE = {"kmesh": [2, 2, 2], "num_kpoints": 2, "window_ev": 10.0, "overlap_threshold": 1e-6}
@@ -31,7 +31,7 @@ class LossContext:
         self.kspace_options = {**DEFAULT_KSPACE, **(kspace or {})}
         self.gauge_weights = tuple(float(w) for w in gauge_weights)
         self.generator = generator
-        self.ranges = structure_ranges(batch)
+        self.ranges = batch.structure_slices()
 
     # ------------------------------------------------------------------ R space
     def per_structure_mean(self, values: torch.Tensor) -> torch.Tensor:
@@ -52,10 +52,9 @@ class LossContext:
         values = []
         for index, (edges, _) in enumerate(self.ranges):
             mask = self.mask[edges]
-            overlap = self.overlap_blocks[edges] * mask
             count = mask.sum().clamp_min(1)
-            numerator = weight_r * (self.delta_error[edges].real * overlap).sum() / count
-            denominator = weight_r * overlap.pow(2).sum() / count
+            inner, norm = gauge_terms(self.delta_error[edges], self.overlap_blocks[edges], mask)
+            numerator, denominator = weight_r * inner / count, weight_r * norm / count
             if weight_p or weight_q:
                 projection = self.kspace[index]
                 numerator = numerator + weight_p * projection["trace_p"]
@@ -73,7 +72,7 @@ class LossContext:
     def sample_kpoints(self) -> torch.Tensor:
         mesh = self.kspace_options["kmesh"]
         shift = torch.rand(3, generator=self.generator, dtype=torch.float64)
-        grid = monkhorst_pack(mesh, shift)
+        grid = torch.as_tensor(monkhorst_pack(mesh, shift.numpy()))
         count = min(int(self.kspace_options["num_kpoints"]), len(grid))
         return grid[torch.randperm(len(grid), generator=self.generator)[:count]]
 

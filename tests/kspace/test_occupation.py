@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from nextham.data.occupation import occupation_summary
+from nextham.kspace import occupation_summary
 
 
 def test_an_insulator_gets_its_fermi_level_mid_gap():

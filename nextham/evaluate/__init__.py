@@ -1,0 +1,1 @@
+"""Evaluation: test reports, prediction export, plots."""
