@@ -11,7 +11,7 @@ import torch
 from .callbacks import KSpaceValidationCallback
 from .data.datamodule import HamiltonianDataModule
 from .data.graphs import unpad_blocks
-from .data.record import HamiltonianRecord
+from .record import HamiltonianRecord
 from .training import NextHAMModule
 
 CHECKPOINT_DIR = "checkpoints"

@@ -11,7 +11,7 @@ import torch.multiprocessing as mp
 from nextham.data.graphs import collate_graphs, record_to_sample
 from tests.reference import gauge_mae, spinor_overlap_blocks
 from nextham.data.layout import OrbitalLayout
-from nextham.data.record import HamiltonianRecord
+from nextham.record import HamiltonianRecord
 from nextham.kspace import monkhorst_pack
 from nextham.metrics import BandMetrics, GaugeMAE
 from tests.losses.conftest import planted_ghost

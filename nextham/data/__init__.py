@@ -5,7 +5,7 @@ from pathlib import Path
 from ..conventions import BasisSet, ElementBasis
 from ..errors import (BasisMismatchError, CorruptShardError, DataError, MissingBlockError,
                      NonFiniteBlockError, UnknownElementError, ValidationFailedError)
-from .record import HamiltonianRecord
+from ..record import HamiltonianRecord
 from .shards import ShardedDataset, ShardReader, write_shard
 
 EMBEDDED_DATASET = Path(__file__).resolve().parent / "embedded"

@@ -19,7 +19,6 @@ and Å in both formats.
 """
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 from pathlib import Path
@@ -29,7 +28,7 @@ import numpy as np
 
 from ..conventions import BasisSet, ElementBasis, atomic_number, convert_block, element_symbol
 from ..errors import BasisMismatchError, CorruptShardError, DataError, MissingBlockError
-from .record import HamiltonianRecord
+from ..record import HamiltonianRecord
 from .shards import atomic_write
 
 NEW_FILES = {"hamiltonian_0": "hamiltonian_0.h5", "hamiltonian": "hamiltonian.h5", "overlap": "overlap.h5"}
@@ -46,17 +45,6 @@ def _grouped_order(atomic_numbers):
     for index, z in enumerate(atomic_numbers):
         first_seen.setdefault(int(z), index)
     return sorted(range(len(atomic_numbers)), key=lambda a: (first_seen[int(atomic_numbers[a])], a))
-
-
-def reorder_atoms(record: HamiltonianRecord, order) -> HamiltonianRecord:
-    """The same structure with atoms listed in ``order`` (new atom k = old atom order[k])."""
-    order = np.asarray(order)
-    if np.array_equal(order, np.arange(record.num_atoms)):
-        return record
-    new_index = np.empty_like(order)
-    new_index[order] = np.arange(len(order))
-    return dataclasses.replace(record, atomic_numbers=record.atomic_numbers[order], positions=record.positions[order],
-                               orbital_counts=record.orbital_counts[order], edge_index=new_index[record.edge_index])
 
 
 # ----------------------------------------------------------------------------- new format
@@ -126,7 +114,7 @@ def write_deeph(folder, record: HamiltonianRecord, basis: BasisSet, hamiltonian_
     (spinless real or spin–orbit complex blocks; ``record.as_spinful()`` first for H ⊗ I₂)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    record = reorder_atoms(record, _grouped_order(record.atomic_numbers))
+    record = record.reordered(_grouped_order(record.atomic_numbers))
     _write_poscar(folder / "POSCAR", record)
     symbols = sorted({element_symbol(z) for z in record.atomic_numbers})
     info = {

@@ -18,7 +18,7 @@ import torch
 
 from ..conventions import spin_diagonal, spin_scalar_part
 from .layout import OrbitalLayout
-from .record import HamiltonianRecord
+from ..record import HamiltonianRecord, partner_edges
 
 SPIN_MODES = ("auto", "spinless", "spinful")
 
@@ -165,9 +165,7 @@ def collate_graphs(samples, layout: OrbitalLayout, spinful: bool, dtype=torch.fl
             spatial = np.ix_(positions[i], positions[j])
             overlap[edge_offset + e][spatial] = sample["blocks"]["overlap"][e]
             overlap_mask[edge_offset + e][spatial] = True
-        lookup = {(int(i), int(j), *map(int, r)): e
-                  for e, ((i, j), r) in enumerate(zip(sample["edge_index"], sample["cell_shifts"]))}
-        reverse_edge.append(np.array([lookup[(j, i, *(-r for r in shift))] for (i, j, *shift) in lookup]) + edge_offset)
+        reverse_edge.append(partner_edges(sample["edge_index"], sample["cell_shifts"]) + edge_offset)
         edge_index.append(np.asarray(sample["edge_index"]) + atom_offset)
         node_batch.append(np.full(num_atoms[structure], structure))
         edge_batch.append(np.full(num_edges[structure], structure))

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..conventions import spin_diagonal, units
 from ..kspace import gauge_mae
-from .record import HamiltonianRecord
+from ..record import HamiltonianRecord, check_eigenvalues
 from .shards import ShardedDataset
 
 
@@ -36,15 +36,7 @@ def structure_summary(record: HamiltonianRecord, check: bool = True) -> dict:
         summary["max_abs_delta_h_mev"] = float(np.abs(ht - h0).max() * units.EV_TO_MEV)
         summary["h0_gauge_mae_mev"] = gauge_mae(h0, ht, overlap) * units.EV_TO_MEV
     if check:
-        from .pyscf_engine import check_eigenvalues
-
-        lookup = record.edge_lookup()
-        hermiticity = 0.0
-        for kind in record.matrix_kinds:
-            blocks = record.blocks(kind)
-            for (i, j, *shift), e in lookup.items():
-                partner = blocks[lookup[(j, i, *(-s for s in shift))]]
-                hermiticity = max(hermiticity, float(np.abs(blocks[e] - partner.conj().T).max()))
+        hermiticity = record.hermiticity_error()
         error = check_eigenvalues(record)
         summary["eigenvalue_error_mev"] = None if error is None else error * units.EV_TO_MEV
         summary["hermiticity_error_ev"] = hermiticity

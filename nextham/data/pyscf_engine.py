@@ -27,7 +27,7 @@ from .atomic_density import atomic_density_matrix
 from ..conventions import ElementBasis, atomic_number, orbital_transform, spin_diagonal
 from ..errors import UnknownElementError, ValidationFailedError
 from .prototypes import StructureSpec
-from .record import HamiltonianRecord
+from ..record import HamiltonianRecord, check_eigenvalues, partner_edges
 
 
 @dataclass
@@ -306,15 +306,6 @@ def compute_structure(spec: StructureSpec, settings: PySCFSettings) -> tuple[Ham
     return record, element_basis
 
 
-def check_eigenvalues(record: HamiltonianRecord) -> float | None:
-    """max |eig(H(T)(k), S(k)) − ε_DFT(k)| over the record's reference k-points, in eV; None when the
-    record holds no reference eigenvalues (imported data): there is nothing to compare, not a pass."""
-    if not len(record.reference_kpoints):
-        return None
-    computed = record.eigenvalues(record.reference_kpoints)
-    return float(np.abs(computed - np.sort(record.reference_eigenvalues, axis=1)).max())
-
-
 def shortest_valid_cutoff(record: HamiltonianRecord, minimum, maximum, tolerance_ev, step=0.25):
     """The record truncated at the shortest pair cutoff (multiple of ``step`` in [minimum, maximum])
     whose bands still match the SCF's within ``tolerance_ev``; the full record when none does.
@@ -364,14 +355,14 @@ def _blocks_from_real_space(spec, cell, element_basis, matrices_R, translations,
                 matrix[r][np.ix_(atom_slices[i][:len(atom_slices[i]) // 2], atom_slices[j][:len(atom_slices[j]) // 2])]
             entry[name] = weight * (left @ block @ right.T) * (1.0 if name == "overlap" else units.HARTREE_TO_EV)
         blocks[key] = entry
-    # exact hermiticity: H_ij(R) and H_ji(-R) from one averaged value
-    for (i, j, *shift), entry in blocks.items():
-        partner = blocks[(j, i, *(-s for s in shift))]
-        if (i, j, *shift) <= (j, i, *(-s for s in shift)):
-            for name in entry:
-                mean = 0.5 * (entry[name] + partner[name].conj().T)
-                entry[name], partner[name] = mean, mean.conj().T.copy()
     keys = sorted(blocks, key=lambda k: (k[0], k[1], k[2:]))
+    # exact hermiticity: H_ij(R) and H_ji(-R) from one averaged value
+    for e, partner in enumerate(partner_edges([k[:2] for k in keys], [k[2:] for k in keys])):
+        if e <= partner:
+            entry, other = blocks[keys[e]], blocks[keys[partner]]
+            for name in entry:
+                mean = 0.5 * (entry[name] + other[name].conj().T)
+                entry[name], other[name] = mean, mean.conj().T.copy()
     dtype = np.dtype(settings.storage_dtype)
     complex_dtype = np.result_type(dtype, np.complex64)
     flat = {name: HamiltonianRecord.flatten_blocks([blocks[k][name] for k in keys]) for name in matrices_R}

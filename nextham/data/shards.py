@@ -31,7 +31,7 @@ import numpy as np
 
 from ..conventions import BasisSet
 from ..errors import CorruptShardError, DataError, NonFiniteBlockError
-from .record import HamiltonianRecord
+from ..record import HamiltonianRecord
 
 FORMAT_NAME = "nextham-shards"
 FORMAT_VERSION = 1

@@ -7,7 +7,7 @@ import pytest
 
 from nextham.data import BasisMismatchError, MissingBlockError
 from nextham.data.convert import convert
-from nextham.data.deeph import (read_deeph, read_deeph_legacy, reorder_atoms, write_deeph, write_deeph_legacy)
+from nextham.data.deeph import (read_deeph, read_deeph_legacy, write_deeph, write_deeph_legacy)
 from nextham.data.shards import ShardedDataset
 from tests.data.test_shards import assert_records_equal
 
@@ -62,12 +62,6 @@ def test_legacy_uses_openmx_p_order(tmp_path, embedded, spinless_record):
     # s p shells: canonical p = (y, z, x) in rows 1..3, OpenMX p = (x, y, z)
     assert abs(canonical[1:4, 0]).max() > 0.05
     np.testing.assert_allclose(legacy[1:4, 0], canonical[[3, 1, 2], 0], atol=1e-7)
-
-
-def test_reorder_atoms_keeps_the_physics(spinless_record):
-    flipped = reorder_atoms(spinless_record, [1, 0])
-    kpoints = spinless_record.reference_kpoints[:3]
-    np.testing.assert_allclose(flipped.eigenvalues(kpoints), spinless_record.eigenvalues(kpoints), atol=1e-9)
 
 
 def test_mismatched_atom_pairs_and_shapes(tmp_path, embedded, spinless_record):

@@ -4,7 +4,7 @@ import pytest
 
 from nextham.conventions import units
 from tests.reference import gauge_mae, spinor_overlap_blocks
-from nextham.data.record import HamiltonianRecord
+from nextham.record import HamiltonianRecord
 
 TOLERANCE_EV = 1e-5 * units.HARTREE_TO_EV
 

@@ -6,7 +6,8 @@ from nextham.conventions import units
 from nextham.conventions import convert_block
 from nextham.errors import UnknownElementError, ValidationFailedError
 from nextham.data.prototypes import expand_entry
-from nextham.data.pyscf_engine import PySCFSettings, build_cell, check_eigenvalues, compute_structure
+from nextham.data.pyscf_engine import PySCFSettings, build_cell, compute_structure
+from nextham.record import check_eigenvalues
 
 FAST = dict(ke_cutoff_hartree=40.0, scf_kmesh_length_angstrom=6.0, ft_range_angstrom=12.5,
             pair_cutoff_angstrom=10.6, min_pair_cutoff_angstrom=6.0, conv_tol=1e-10, conv_tol_grad=1e-6)

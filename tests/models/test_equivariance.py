@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from nextham.conventions import rotate_block
-from nextham.data.deeph import reorder_atoms
 from nextham.data.graphs import collate_graphs, record_to_sample
 from nextham.data.layout import OrbitalLayout
 from nextham.models.network import NextHAMNet
@@ -62,11 +61,11 @@ def test_translation_and_permutation_invariance(embedded):
         moved = record.rotated(np.eye(3), embedded.basis)
         moved.positions = moved.positions + np.array([0.3, -1.1, 2.0])
         shifted = network(_batch([moved], layout, False))
-        flipped = network(_batch([reorder_atoms(record, [1, 0])], layout, False))
+        flipped = network(_batch([record.reordered([1, 0])], layout, False))
     torch.testing.assert_close(shifted["delta_hamiltonian"], reference["delta_hamiltonian"], atol=1e-10, rtol=0)
     key = lambda batch: {(int(i), int(j), *batch.cell_shifts[e].tolist()): e
                          for e, (i, j) in enumerate(batch.edge_index.T)}
-    original_batch, flipped_batch = _batch([record], layout, False), _batch([reorder_atoms(record, [1, 0])], layout, False)
+    original_batch, flipped_batch = _batch([record], layout, False), _batch([record.reordered([1, 0])], layout, False)
     original_keys, flipped_keys = key(original_batch), key(flipped_batch)
     for (i, j, *shift), e in original_keys.items():
         f = flipped_keys[(1 - i, 1 - j, *shift)]

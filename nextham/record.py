@@ -1,4 +1,7 @@
-"""One structure's Hamiltonian data in memory: the unit every reader, writer and generator shares."""
+"""One structure's Hamiltonian data in memory — the unit every reader, writer, engine and exporter
+shares: :class:`HamiltonianRecord` with its validation, Hermitian partners, copies (edge subsets,
+atom reorder, precision, spinor form, a predicted H), Bloch sums and the band check against the DFT
+code's own eigenvalues."""
 from __future__ import annotations
 
 import dataclasses
@@ -6,11 +9,25 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..conventions import BasisSet, element_symbol, spin_diagonal
-from ..kspace import bloch_sum_blocks, generalized_eigvalsh, monkhorst_pack, occupation_summary
-from ..errors import BasisMismatchError, CorruptShardError, MissingBlockError, NonFiniteBlockError
+from .conventions import BasisSet, element_symbol, rotate_block, spin_diagonal
+from .kspace import bloch_sum_blocks, generalized_eigvalsh, monkhorst_pack, occupation_summary
+from .errors import BasisMismatchError, CorruptShardError, MissingBlockError, NonFiniteBlockError
 
 MATRIX_KINDS = ("hamiltonian_0", "hamiltonian", "overlap")
+
+
+def partner_edges(edge_index, cell_shifts) -> np.ndarray:
+    """For every edge (i, j, R) the index of (j, i, −R), whose block is the Hermitian conjugate;
+    −1 where it is absent."""
+    lookup = edge_keys(edge_index, cell_shifts)
+    return np.array([lookup.get((j, i, -a, -b, -c), -1) for i, j, a, b, c in lookup], dtype=np.int64)
+
+
+def edge_keys(edge_index, cell_shifts) -> dict:
+    """{(i, j, R1, R2, R3): edge index} (keys in edge order; edges are unique)."""
+    edge_index = np.asarray(edge_index, dtype=np.int64).reshape(-1, 2)
+    cell_shifts = np.asarray(cell_shifts, dtype=np.int64).reshape(-1, 3)
+    return {(i, j, *shift): e for e, ((i, j), shift) in enumerate(zip(edge_index.tolist(), cell_shifts.tolist()))}
 
 
 @dataclass
@@ -116,6 +133,10 @@ class HamiltonianRecord:
     def edge_distances(self) -> np.ndarray:
         return np.linalg.norm(self.edge_vectors(), axis=1)
 
+    def replace(self, **changes) -> "HamiltonianRecord":
+        """A copy with ``changes`` (fields); the metadata dict is copied, never shared."""
+        return dataclasses.replace(self, **{"metadata": dict(self.metadata), **changes})
+
     def select_edges(self, keep) -> "HamiltonianRecord":
         """A copy holding only the edges where ``keep`` (bool mask or index array) is true."""
         keep = np.flatnonzero(np.asarray(keep)) if np.asarray(keep).dtype == bool else np.asarray(keep)
@@ -123,18 +144,15 @@ class HamiltonianRecord:
         for kind in self.matrix_kinds:
             blocks = self.blocks(kind)
             subset[kind] = self.flatten_blocks([blocks[e] for e in keep]).astype(getattr(self, kind).dtype)
-        return dataclasses.replace(self, edge_index=self.edge_index[keep], cell_shifts=self.cell_shifts[keep],
-                                   metadata=dict(self.metadata), **subset)
+        return self.replace(edge_index=self.edge_index[keep], cell_shifts=self.cell_shifts[keep], **subset)
 
     def astype(self, real_dtype) -> "HamiltonianRecord":
         """A copy with blocks in ``real_dtype`` (complex of the same precision when spinful)."""
         real_dtype = np.dtype(real_dtype)
         complex_dtype = np.result_type(real_dtype, np.complex64)
         hamiltonian_dtype = complex_dtype if self.spinful else real_dtype
-        return dataclasses.replace(self, hamiltonian_0=None if self.hamiltonian_0 is None
-                                   else self.hamiltonian_0.astype(hamiltonian_dtype),
-                                   hamiltonian=self.hamiltonian.astype(hamiltonian_dtype),
-                                   overlap=self.overlap.astype(real_dtype), metadata=dict(self.metadata))
+        return self.replace(hamiltonian_0=None if self.hamiltonian_0 is None else self.hamiltonian_0.astype(hamiltonian_dtype),
+                            hamiltonian=self.hamiltonian.astype(hamiltonian_dtype), overlap=self.overlap.astype(real_dtype))
 
     def as_spinful(self) -> "HamiltonianRecord":
         """The same data in the spinor basis: H ⊗ I₂ (spin-major blocks), each eigenvalue twice."""
@@ -145,18 +163,28 @@ class HamiltonianRecord:
                                                                                np.complex64))
         eigenvalues = np.repeat(self.reference_eigenvalues, 2, axis=-1) if self.reference_eigenvalues.size \
             else self.reference_eigenvalues
-        return dataclasses.replace(self, hamiltonian_0=spin("hamiltonian_0"), hamiltonian=spin("hamiltonian"),
-                                   spinful=True, reference_eigenvalues=eigenvalues, metadata=dict(self.metadata))
+        return self.replace(hamiltonian_0=spin("hamiltonian_0"), hamiltonian=spin("hamiltonian"), spinful=True,
+                            reference_eigenvalues=eigenvalues)
 
     def with_hamiltonian(self, hamiltonian, **changes) -> "HamiltonianRecord":
         """A copy whose H(T) slot holds ``hamiltonian`` (e.g. a prediction Ĥ, same edges and layout)."""
-        return dataclasses.replace(self, hamiltonian=hamiltonian, metadata=dict(self.metadata), **changes)
+        return self.replace(hamiltonian=hamiltonian, **changes)
+
+    def reordered(self, order) -> "HamiltonianRecord":
+        """The same structure with atoms listed in ``order`` (new atom k = old atom order[k])."""
+        order = np.asarray(order)
+        if np.array_equal(order, np.arange(self.num_atoms)):
+            return self
+        new_index = np.empty_like(order)
+        new_index[order] = np.arange(len(order))
+        return self.replace(atomic_numbers=self.atomic_numbers[order], positions=self.positions[order],
+                            orbital_counts=self.orbital_counts[order], edge_index=new_index[self.edge_index])
 
     def rotated(self, rotation, basis: BasisSet) -> "HamiltonianRecord":
         """The same crystal rotated (or inverted) by the 3×3 orthogonal ``rotation``: positions and
         lattice turn, every block transforms with the Wigner matrices of its shells (and SU(2) on the
         spin of spinful blocks). Used for equivariance tests and rotation augmentation."""
-        from ..conventions import rotate_block
+        from .conventions import rotate_block
 
         rotation = np.asarray(rotation, dtype=np.float64)
         shells = [basis.for_atomic_number(z).shells for z in self.atomic_numbers]
@@ -166,11 +194,27 @@ class HamiltonianRecord:
             blocks = [rotate_block(block, shells[i], shells[j], rotation, spinful)
                       for block, (i, j) in zip(self.blocks(kind), self.edge_index)]
             turned[kind] = self.flatten_blocks(blocks).astype(getattr(self, kind).dtype)
-        return dataclasses.replace(self, positions=self.positions @ rotation.T, lattice=self.lattice @ rotation.T,
-                                   metadata=dict(self.metadata), **turned)
+        return self.replace(positions=self.positions @ rotation.T, lattice=self.lattice @ rotation.T, **turned)
 
     def edge_lookup(self) -> dict:
-        return {(int(i), int(j), *map(int, r)): e for e, ((i, j), r) in enumerate(zip(self.edge_index, self.cell_shifts))}
+        """{(i, j, R1, R2, R3): edge index}."""
+        return edge_keys(self.edge_index, self.cell_shifts)
+
+    def partner_index(self) -> np.ndarray:
+        """Index of each edge's Hermitian partner (j, i, −R); −1 where it is missing."""
+        return partner_edges(self.edge_index, self.cell_shifts)
+
+    def hermiticity_error(self) -> float:
+        """max |M_ij(R) − M_ji(−R)†| over every stored matrix and edge (eV for H; a missing partner is
+        :meth:`validate`'s business and is skipped here)."""
+        partners = self.partner_index()
+        worst = 0.0
+        for kind in self.matrix_kinds:
+            blocks = self.blocks(kind)
+            for e, partner in enumerate(partners):
+                if partner >= 0:
+                    worst = max(worst, float(np.abs(blocks[e] - blocks[partner].conj().T).max(initial=0.0)))
+        return worst
 
     # ------------------------------------------------------------------ reciprocal space
     def matrix_k(self, kind: str, kpoints_frac) -> np.ndarray:
@@ -240,14 +284,15 @@ class HamiltonianRecord:
                 raise NonFiniteBlockError(
                     f"{kind} block of edge {edge} (i={i}, j={j}, R={self.cell_shifts[edge].tolist()}) "
                     f"contains NaN or inf", **where)
-        lookup = self.edge_lookup()
-        for atom in range(self.num_atoms):
-            if (atom, atom, 0, 0, 0) not in lookup:
-                raise MissingBlockError(f"on-site block of atom {atom} is missing", **where)
+        onsite = (self.edge_index[:, 0] == self.edge_index[:, 1]) & (self.cell_shifts == 0).all(axis=1)
+        missing = sorted(set(range(self.num_atoms)) - set(self.edge_index[onsite, 0].tolist()))
+        if missing:
+            raise MissingBlockError(f"on-site block of atom {missing[0]} is missing", **where)
+        partners = self.partner_index()
         blocks = {kind: self.blocks(kind) for kind in self.matrix_kinds}
-        for (i, j, *shift), e in lookup.items():
-            partner = lookup.get((j, i, *(-s for s in shift)))
-            if partner is None:
+        for e, partner in enumerate(partners):
+            (i, j), shift = self.edge_index[e].tolist(), self.cell_shifts[e].tolist()
+            if partner < 0:
                 raise MissingBlockError(
                     f"block (i={i}, j={j}, R={shift}) has no Hermitian partner (i={j}, j={i}, R={[-s for s in shift]})",
                     **where)
@@ -258,3 +303,12 @@ class HamiltonianRecord:
                         f"{kind} is not Hermitian: |H_ij(R) - H_ji(-R)^†| = {deviation:.3g} eV "
                         f"for (i={i}, j={j}, R={shift})", **where)
         return self
+
+
+def check_eigenvalues(record: HamiltonianRecord) -> float | None:
+    """max |eig(H(T)(k), S(k)) − ε_DFT(k)| over the record's reference k-points, in eV; None when the
+    record holds no reference eigenvalues (imported data): there is nothing to compare, not a pass."""
+    if not len(record.reference_kpoints):
+        return None
+    computed = record.eigenvalues(record.reference_kpoints)
+    return float(np.abs(computed - np.sort(record.reference_eigenvalues, axis=1)).max())
