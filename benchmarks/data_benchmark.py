@@ -74,7 +74,8 @@ def read_throughput(dataset, repeats=3):
 
 
 def main():
-    from nextham.data import ShardedDataset, embedded_dataset_path
+    from nextham.datasets import embedded_dataset_path
+    from nextham.io import ShardedDataset
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default=None)

@@ -9,8 +9,8 @@ from tqdm.auto import tqdm
 
 from .evaluate.plots import plot_bands
 from .kspace import kpath
-from .data.deeph import write_deeph
-from .data.shards import DatasetWriter
+from .io.deeph import write_deeph
+from .io.shards import DatasetWriter
 from .kspace import monkhorst_pack
 from .metrics import BandMetrics, GaugeMAE, band_spectra
 from .workflow import load_module, write_json

@@ -100,7 +100,8 @@ def _metric_values(group):
 def _ddp_worker(rank, world_size, port, output):
     import torch.distributed as dist
 
-    from nextham.data import ShardedDataset, embedded_dataset_path
+    from nextham.datasets import embedded_dataset_path
+    from nextham.io import ShardedDataset
 
     torch.set_default_dtype(torch.float64)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size)

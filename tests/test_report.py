@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from nextham.data.datamodule import HamiltonianDataModule
-from nextham.data.deeph import read_deeph, write_deeph
-from nextham.data.shards import ShardedDataset
+from nextham.io.deeph import read_deeph, write_deeph
+from nextham.io.shards import ShardedDataset
 from nextham.metrics import BandMetrics, GaugeMAE
 from nextham.kspace import monkhorst_pack
 from nextham.report import save_predictions

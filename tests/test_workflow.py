@@ -14,7 +14,7 @@ from nextham.cli.main import main
 from nextham.config import CONFIG_ROOT, load_config
 from tests.reference import gauge_mae, spinor_overlap_blocks
 from nextham.record import HamiltonianRecord
-from nextham.data.shards import ShardedDataset
+from nextham.io.shards import ShardedDataset
 from nextham.training import NonFiniteLossError
 from nextham.workflow import build_datamodule, build_module, fit
 

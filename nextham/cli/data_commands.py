@@ -48,8 +48,8 @@ def run_generate(args):
 
 
 def run_inspect(args):
-    from ..data import embedded_dataset_path
-    from ..data.inspect import inspect_dataset, format_summary
+    from ..datasets import embedded_dataset_path
+    from ..io.dataset_report import format_summary, inspect_dataset
 
     path = Path(args.path) if args.path else embedded_dataset_path()
     summary = inspect_dataset(path, check=not args.no_check)
@@ -60,7 +60,7 @@ def run_inspect(args):
 
 
 def run_convert(args):
-    from ..data.convert import convert
+    from ..io.convert import convert
 
     count = convert(args.source, args.destination, args.source_format, args.target_format, spinful=args.spinful)
     print(f"converted {count} structures: {args.source} ({args.source_format}) -> {args.destination} ({args.target_format})")

@@ -1,7 +1,7 @@
 """LightningDataModule streaming structures out of sharded HDF5.
 
 * :class:`ShardStructureDataset` reads one structure per index; every DataLoader worker opens its
-  own shard handles (:class:`~nextham.data.shards.ShardReader` reopens after a fork).
+  own shard handles (:class:`~nextham.io.shards.ShardReader` reopens after a fork).
 * :class:`EdgeBudgetBatchSampler` deals the shards to the DDP ranks, walks each rank's shards in a
   shuffled order with structures shuffled within each shard (reads stay shard-local), packs them
   into batches of at most ``edge_budget`` blocks, and pads so that every rank yields the same number
@@ -22,10 +22,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from ..datasets import embedded_dataset_path
 from ..errors import DataError
 from .graphs import NO_H0_MESSAGE, SPIN_MODES, collate_graphs, record_to_sample
 from .layout import OrbitalLayout
-from .shards import ShardedDataset
+from ..io.shards import ShardedDataset
 
 
 class ShardStructureDataset(Dataset):
@@ -133,8 +134,6 @@ class HamiltonianDataModule(L.LightningDataModule):
         if spin_mode not in SPIN_MODES:
             raise ValueError(f"spin_mode must be one of {SPIN_MODES}, got {spin_mode!r}")
         self.save_hyperparameters()
-        from . import embedded_dataset_path
-
         self.root = Path(root) if root else embedded_dataset_path()
         self.dataset = ShardedDataset(self.root)
         if not self.dataset.has_hamiltonian_0:

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from ..conventions import BasisSet
 from .prototypes import expand_entry
-from .shards import DatasetWriter
+from ..io.shards import DatasetWriter
 
 
 @dataclass

@@ -1,7 +1,7 @@
 import json
 
 from nextham.cli.main import main
-from nextham.data.shards import ShardedDataset
+from nextham.io.shards import ShardedDataset
 
 
 def test_inspect_embedded_dataset_passes_its_checks(capsys, tmp_path):

@@ -3,7 +3,7 @@ import pytest
 
 from nextham.errors import ValidationFailedError
 from nextham.data.generate import generate_dataset, structure_specs
-from nextham.data.shards import ShardedDataset, read_manifest
+from nextham.io.shards import ShardedDataset, read_manifest
 
 
 def _config(tmp_path, per_shard=2):

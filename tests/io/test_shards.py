@@ -5,10 +5,11 @@ import h5py
 import numpy as np
 import pytest
 
-from nextham.data import (BasisMismatchError, CorruptShardError, MissingBlockError, NonFiniteBlockError,
-                          ShardReader, UnknownElementError, write_shard)
+from nextham.errors import (BasisMismatchError, CorruptShardError, MissingBlockError, NonFiniteBlockError,
+                            UnknownElementError)
+from nextham.io import ShardReader, write_shard
 from nextham.conventions import BasisSet, ElementBasis, element_symbol
-from nextham.data.shards import DatasetWriter, ShardedDataset, read_manifest
+from nextham.io.shards import DatasetWriter, ShardedDataset, read_manifest
 
 
 def assert_records_equal(a, b):
@@ -104,7 +105,7 @@ def test_atomic_write_keeps_existing_shard(tmp_path, embedded, spinless_record, 
     def explode(*args, **kwargs):
         raise KeyboardInterrupt
 
-    import nextham.data.shards as shards
+    import nextham.io.shards as shards
     monkeypatch.setattr(shards.np, "concatenate", explode)
     with pytest.raises(KeyboardInterrupt):
         write_shard(path, [spinless_record], embedded.basis)

@@ -1,4 +1,5 @@
-"""Summary and physics checks of a dataset folder (``nextham data inspect``)."""
+"""The dataset report of ``nextham data inspect``: per structure sizes, electrons, E_F, gap, the H(0)
+baseline, and the physics checks (eigenvalues against the DFT code's own, hermiticity)."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -32,6 +32,7 @@ import numpy as np
 from ..conventions import BasisSet
 from ..errors import CorruptShardError, DataError, NonFiniteBlockError
 from ..record import HamiltonianRecord
+from .atomic import atomic_write
 
 FORMAT_NAME = "nextham-shards"
 FORMAT_VERSION = 1
@@ -44,19 +45,6 @@ INDEX_DATASETS = ("label", "atom_ptr", "edge_ptr", "lattice", "spinful", "fermi_
                   "reference_eigenvalues", "reference_num_bands")
 OPTIONAL_INDEX_DATASETS = {"num_electrons": np.nan}  # absent from shards written before they existed
 BLOCK_DATASETS = ("hamiltonian_0", "hamiltonian", "overlap")
-
-
-def atomic_write(path: Path, write):
-    """Call ``write(temporary_path)`` then rename over ``path``; the temporary file never survives."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        write(temporary)
-        os.replace(temporary, path)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
 
 
 def _as_real(array, spinful):

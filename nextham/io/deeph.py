@@ -29,7 +29,7 @@ import numpy as np
 from ..conventions import BasisSet, ElementBasis, atomic_number, convert_block, element_symbol
 from ..errors import BasisMismatchError, CorruptShardError, DataError, MissingBlockError
 from ..record import HamiltonianRecord
-from .shards import atomic_write
+from .atomic import atomic_write
 
 NEW_FILES = {"hamiltonian_0": "hamiltonian_0.h5", "hamiltonian": "hamiltonian.h5", "overlap": "overlap.h5"}
 LEGACY_FILES = {"hamiltonian_0": "hamiltonians_0.h5", "hamiltonian": "hamiltonians.h5", "overlap": "overlaps.h5"}

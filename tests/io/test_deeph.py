@@ -5,11 +5,11 @@ import h5py
 import numpy as np
 import pytest
 
-from nextham.data import BasisMismatchError, MissingBlockError
-from nextham.data.convert import convert
-from nextham.data.deeph import (read_deeph, read_deeph_legacy, write_deeph, write_deeph_legacy)
-from nextham.data.shards import ShardedDataset
-from tests.data.test_shards import assert_records_equal
+from nextham.errors import BasisMismatchError, MissingBlockError
+from nextham.io.convert import convert
+from nextham.io.deeph import (read_deeph, read_deeph_legacy, write_deeph, write_deeph_legacy)
+from nextham.io.shards import ShardedDataset
+from tests.io.test_shards import assert_records_equal
 
 PHYSICAL = ("atomic_numbers", "positions", "lattice", "orbital_counts", "edge_index", "cell_shifts",
             "hamiltonian_0", "hamiltonian", "overlap", "spinful")
@@ -121,9 +121,9 @@ def _without_h0(tmp_path, record, basis, fermi=None):
 
 
 def test_deeph_data_without_h0_imports_for_evaluation_and_training_says_what_is_missing(tmp_path, embedded):
-    from nextham.data import DataError
+    from nextham.errors import DataError
     from nextham.data.datamodule import HamiltonianDataModule
-    from nextham.data.inspect import format_summary, inspect_dataset
+    from nextham.io.dataset_report import format_summary, inspect_dataset
 
     records = [embedded.read(label) for label in ("Si-diamond-000", "CsI-cesium_chloride-000")]
     for record in records:
@@ -152,7 +152,7 @@ def test_deeph_data_without_h0_imports_for_evaluation_and_training_says_what_is_
 
 
 def test_a_conversion_that_finds_nothing_is_an_error(tmp_path):
-    from nextham.data import DataError
+    from nextham.errors import DataError
 
     (tmp_path / "empty" / "dft").mkdir(parents=True)
     with pytest.raises(DataError, match="found no deeph structure"):
