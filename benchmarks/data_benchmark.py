@@ -30,8 +30,8 @@ def generation_table(dataset):
 
 
 def live_generation(count):
-    from nextham.data.generate import _compute_with_pyscf
-    from nextham.data.prototypes import expand_entry
+    from nextham.dft.generate import _compute_with_pyscf
+    from nextham.dft.prototypes import expand_entry
 
     specs = expand_entry({"prototype": "diamond", "elements": ["Si", "Si"], "parameters": {"a": 5.431},
                           "variants": count, "strain": 0.03, "rattle": 0.04})

@@ -5,7 +5,7 @@ import pytest
 
 from nextham.config import CONFIG_ROOT, load_config
 from nextham.data.datamodule import HamiltonianDataModule
-from nextham.data.pyscf_engine import PySCFSettings
+from nextham.dft.pyscf_engine import PySCFSettings
 
 
 def test_datamodule_defaults_are_the_config():
@@ -23,7 +23,7 @@ def test_engine_defaults_are_the_generate_config():
 
 @pytest.mark.parametrize("name", ["generate.yaml", "embedded.yaml"])
 def test_generation_configs_expand(name):
-    from nextham.data.generate import structure_specs
+    from nextham.dft.generate import structure_specs
 
     config = load_config(CONFIG_ROOT / "data" / name, ["seed=3"])
     specs = structure_specs(config)

@@ -36,7 +36,7 @@ def add_parser(subparsers):
 
 def run_generate(args):
     from ..config import load_config
-    from ..data.generate import generate_dataset
+    from ..dft.generate import generate_dataset
 
     config = load_config(args.config, args.overrides)
     summary = generate_dataset(config, progress=not args.no_progress)

@@ -4,7 +4,7 @@ Recipe (units inside PySCF: Hartree, Bohr):
 
 1. Cell with GTH pseudopotentials and the matching q-suffixed MOLOPT basis; or, for spin–orbit
    coupling, two-component Stuttgart–Dirac SO-ECPs with a pruned molecular basis (KGKS + GDF).
-2. ρ(0) = superposition of neutral-atom densities (:mod:`nextham.data.atomic_density`);
+2. ρ(0) = superposition of neutral-atom densities (:mod:`nextham.dft.atomic_density`);
    H(0) = h_core + V_eff[ρ(0)], no diagonalisation. SCF from ρ(0) gives H(T) = h_core + V_eff[ρ].
 3. Both are fixed-density operators, so they are re-evaluated on a k-mesh denser than the SCF's
    (``kpts_band``) and Fourier transformed; each atom pair takes its minimal (Wigner–Seitz) image.
@@ -20,14 +20,13 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from ..conventions import units
-from . import realspace
-from ..kspace import mesh_for_length, monkhorst_pack, occupation_summary
-from .atomic_density import atomic_density_matrix
-from ..conventions import ElementBasis, atomic_number, orbital_transform, spin_diagonal
+from ..conventions import ElementBasis, atomic_number, orbital_transform, spin_diagonal, units
 from ..errors import UnknownElementError, ValidationFailedError
-from .prototypes import StructureSpec
+from ..kspace import mesh_for_length, monkhorst_pack, occupation_summary
 from ..record import HamiltonianRecord, check_eigenvalues, partner_edges
+from . import fourier
+from .atomic_density import atomic_density_matrix
+from .prototypes import StructureSpec
 
 
 @dataclass
@@ -231,8 +230,8 @@ def zeroth_step_blocks(spec: StructureSpec, settings: PySCFSettings) -> tuple[Ha
     ft_kpts = cell.get_abs_kpts(ft_kpts_frac)
     hamiltonian_0_k = operator(dm0, ft_kpts)
     overlap_k = np.asarray(mf.get_ovlp(cell, ft_kpts))
-    translations = realspace.centred_translations(ft_mesh)
-    matrices_R = {name: realspace.k_to_real_space(m, ft_kpts_frac, translations)
+    translations = fourier.centred_translations(ft_mesh)
+    matrices_R = {name: fourier.k_to_real_space(m, ft_kpts_frac, translations)
                   for name, m in (("hamiltonian_0", hamiltonian_0_k), ("hamiltonian", hamiltonian_0_k),
                                   ("overlap", overlap_k))}
     if not spinful:
@@ -266,8 +265,8 @@ def compute_structure(spec: StructureSpec, settings: PySCFSettings) -> tuple[Ham
     overlap_k = np.asarray(mf.get_ovlp(cell, ft_kpts))
     timings["dense_k_s"] = time.perf_counter() - t0
 
-    translations = realspace.centred_translations(ft_mesh)
-    matrices_R = {name: realspace.k_to_real_space(m, ft_kpts_frac, translations)
+    translations = fourier.centred_translations(ft_mesh)
+    matrices_R = {name: fourier.k_to_real_space(m, ft_kpts_frac, translations)
                   for name, m in (("hamiltonian_0", hamiltonian_0_k), ("hamiltonian", hamiltonian_k),
                                   ("overlap", overlap_k))}
     if not spinful:  # real orbitals + time reversal: H(R) is real, the imaginary part is FT noise
@@ -340,7 +339,7 @@ def _blocks_from_real_space(spec, cell, element_basis, matrices_R, translations,
         transforms.append(transform)
     cutoff_bohr = settings.pair_cutoff_angstrom * units.ANGSTROM_TO_BOHR
     blocks = {}
-    for r, i, j, shift, distance, weight in realspace.minimal_image_pairs(
+    for r, i, j, shift, distance, weight in fourier.minimal_image_pairs(
             positions_bohr, lattice_bohr, ft_mesh, translations):
         if distance > cutoff_bohr + 1e-8:
             continue

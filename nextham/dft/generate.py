@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from tqdm.auto import tqdm
 
 from ..conventions import BasisSet
-from .prototypes import expand_entry
 from ..io.shards import DatasetWriter
+from .prototypes import expand_entry
 
 
 @dataclass

@@ -5,8 +5,8 @@ import pytest
 from nextham.conventions import units
 from nextham.conventions import convert_block
 from nextham.errors import UnknownElementError, ValidationFailedError
-from nextham.data.prototypes import expand_entry
-from nextham.data.pyscf_engine import PySCFSettings, build_cell, compute_structure
+from nextham.dft.prototypes import expand_entry
+from nextham.dft.pyscf_engine import PySCFSettings, build_cell, compute_structure
 from nextham.record import check_eigenvalues
 
 FAST = dict(ke_cutoff_hartree=40.0, scf_kmesh_length_angstrom=6.0, ft_range_angstrom=12.5,

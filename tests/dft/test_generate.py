@@ -2,7 +2,7 @@
 import pytest
 
 from nextham.errors import ValidationFailedError
-from nextham.data.generate import generate_dataset, structure_specs
+from nextham.dft.generate import generate_dataset, structure_specs
 from nextham.io.shards import ShardedDataset, read_manifest
 
 
@@ -42,7 +42,7 @@ def test_specs_are_deterministic(tmp_path):
 
 
 def test_per_entry_engine_overrides(tmp_path):
-    from nextham.data.generate import engine_settings_for
+    from nextham.dft.generate import engine_settings_for
 
     config = _config(tmp_path)
     config["library"][1]["engine"] = {"pair_cutoff_angstrom": 12.0, "soc": {"min_exponent": 0.1}}

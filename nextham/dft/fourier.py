@@ -1,9 +1,6 @@
-"""Real space ↔ reciprocal space for blocks H_ij(R).
-
-Convention (PySCF and DeepH alike): ``H(k) = Σ_R exp(+2πi k·R) H(R)`` with k fractional and R
-integer, where H_ij(R) couples atom i in cell 0 with atom j in cell R. Hence
-``H(R) = 1/N_k Σ_k exp(-2πi k·R) H(k)`` on a Γ-centred mesh.
-"""
+"""From an engine's matrices on a k-mesh to real-space blocks H_ij(R): the inverse of the Bloch sum
+of :mod:`nextham.kspace` (``H(R) = 1/N_k Σ_k exp(-2πi k·R) H(k)`` on a Γ-centred mesh) and the
+Wigner–Seitz choice of image for every atom pair."""
 from __future__ import annotations
 
 import itertools

@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from nextham.data.prototypes import PROTOTYPES, build_prototype, expand_entry
+from nextham.dft.prototypes import PROTOTYPES, build_prototype, expand_entry
 
 
 def nearest_neighbour(positions, lattice):
