@@ -46,7 +46,7 @@ def live_generation(count):
 
 
 def read_throughput(dataset, repeats=3):
-    from nextham.data.datamodule import HamiltonianDataModule
+    from nextham.graph.datamodule import HamiltonianDataModule
 
     readers = dataset.shards
     total_bytes = sum(p.stat().st_size for p in dataset.root.glob("*.h5"))

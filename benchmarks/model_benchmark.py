@@ -20,7 +20,7 @@ def peak_rss_mb() -> float:
 
 def main():
     from nextham.config import CONFIG_ROOT, load_config
-    from nextham.data.datamodule import HamiltonianDataModule
+    from nextham.graph.datamodule import HamiltonianDataModule
     from nextham.models.members import NextHAMEnsemble
     from nextham.models.network import count_parameters
 

@@ -61,7 +61,7 @@ def accuracy(args):
 
 
 def speed(args):
-    from nextham.data.graphs import collate_graphs, record_to_sample
+    from nextham.graph.batch import collate_graphs, record_to_sample
     from nextham.dft.prototypes import expand_entry
     from nextham.dft.pyscf_engine import PySCFSettings, compute_structure, zeroth_step_blocks
     from nextham.workflow import build_datamodule, build_module

@@ -18,7 +18,7 @@ import torch
 from torchmetrics import Metric
 
 from .conventions import spin_block_slices
-from .data.graphs import structure_blocks
+from .graph.batch import structure_blocks
 from .kspace import bloch_sum, gauge_shift, generalized_eigh
 
 SPIN_BLOCKS = ("up_up", "up_down", "down_up", "down_down", "spinless")

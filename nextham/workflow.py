@@ -9,8 +9,8 @@ import numpy as np
 import torch
 
 from .callbacks import KSpaceValidationCallback
-from .data.datamodule import HamiltonianDataModule
-from .data.graphs import unpad_blocks
+from .graph.batch import unpad_blocks
+from .graph.datamodule import HamiltonianDataModule
 from .record import HamiltonianRecord
 from .training import NextHAMModule
 

@@ -4,7 +4,7 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from nextham.callbacks import KSpaceValidationCallback
-from nextham.data.datamodule import HamiltonianDataModule
+from nextham.graph.datamodule import HamiltonianDataModule
 from nextham.models.members import DistanceRangeMember
 from tests.models.test_members import TINY
 

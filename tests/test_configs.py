@@ -4,7 +4,7 @@ import inspect
 import pytest
 
 from nextham.config import CONFIG_ROOT, load_config
-from nextham.data.datamodule import HamiltonianDataModule
+from nextham.graph.datamodule import HamiltonianDataModule
 from nextham.dft.pyscf_engine import PySCFSettings
 
 

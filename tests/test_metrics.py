@@ -8,9 +8,9 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from nextham.data.graphs import collate_graphs, record_to_sample
+from nextham.graph.batch import collate_graphs, record_to_sample
 from tests.reference import gauge_mae, spinor_overlap_blocks
-from nextham.data.layout import OrbitalLayout
+from nextham.graph.layout import OrbitalLayout
 from nextham.record import HamiltonianRecord
 from nextham.kspace import monkhorst_pack
 from nextham.metrics import BandMetrics, GaugeMAE

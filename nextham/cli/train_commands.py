@@ -104,13 +104,11 @@ def run_bands(args):
 
     from ..evaluate.plots import plot_bands
     from ..kspace import kpath
-    from ..data.graphs import collate_graphs, record_to_sample
     from ..metrics import band_spectra
 
     config, data, module = _data_and_module(args)
     record = data.dataset.read(args.structure)
-    batch = collate_graphs([record_to_sample(record, data.spinful)], data.layout, data.spinful, data.dtype,
-                           graph_cutoff=data.hparams.max_edge_length_angstrom)
+    batch = data.collate([record])
     with torch.no_grad():
         predicted = module(batch)["hamiltonian"]
     kpoints, distances, ticks, labels = kpath(record.lattice)

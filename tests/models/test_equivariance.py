@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from nextham.conventions import rotate_block
-from nextham.data.graphs import collate_graphs, record_to_sample
-from nextham.data.layout import OrbitalLayout
+from nextham.graph.batch import collate_graphs, record_to_sample
+from nextham.graph.layout import OrbitalLayout
 from nextham.models.network import NextHAMNet
 from tests.conftest import random_rotation
 

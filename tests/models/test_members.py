@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nextham.config import CONFIG_ROOT, load_config
-from nextham.data.datamodule import HamiltonianDataModule
+from nextham.graph.datamodule import HamiltonianDataModule
 from nextham.models.members import DistanceRangeMember, NextHAMEnsemble
 
 TINY = {"num_layers": 1, "num_heads": 1, "hidden_multiplicities": {0: 4, 1: 2, 2: 2, 3: 2, 4: 2, 5: 2, 6: 2},
@@ -76,7 +76,7 @@ def test_evaluation_batches_hold_every_pair_and_pairs_beyond_the_graph_keep_h0(d
     answer inside the graph is the one the graph-only (training) batch gets."""
     label = data.dataset.split_labels("val")[0]
     record = data.dataset.read(label)
-    from nextham.data.graphs import collate_graphs, record_to_sample
+    from nextham.graph.batch import collate_graphs, record_to_sample
 
     full = collate_graphs([record_to_sample(record, data.spinful)], data.layout, data.spinful, data.dtype,
                           graph_cutoff=6.0)

@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from ..datasets import embedded_dataset_path
 from ..errors import DataError
-from .graphs import NO_H0_MESSAGE, SPIN_MODES, collate_graphs, record_to_sample
+from .batch import NO_H0_MESSAGE, SPIN_MODES, collate_graphs, record_to_sample
 from .layout import OrbitalLayout
 from ..io.shards import ShardedDataset
 
@@ -157,6 +157,13 @@ class HamiltonianDataModule(L.LightningDataModule):
                           graph_cutoff=self.hparams.max_edge_length_angstrom)
         return DataLoader(structures, batch_sampler=sampler, num_workers=self.hparams.num_workers,
                           collate_fn=collate, persistent_workers=False)
+
+    def collate(self, records, all_pairs: bool = True):
+        """One batch of ``records`` exactly as :meth:`loader` would make it (every stored pair, or only
+        the graph's; spinless records of a spinful dataset as H ⊗ I₂)."""
+        cutoff = self.hparams.max_edge_length_angstrom
+        samples = [record_to_sample(record, self.spinful, None if all_pairs else cutoff) for record in records]
+        return collate_graphs(samples, self.layout, self.spinful, self.dtype, graph_cutoff=cutoff)
 
     def train_dataloader(self):
         return self.loader(self.hparams.train_split, self.hparams.shuffle, all_pairs=False)

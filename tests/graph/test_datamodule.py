@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from nextham.conventions import atomic_number
-from nextham.data.datamodule import EdgeBudgetBatchSampler, HamiltonianDataModule
-from nextham.data.graphs import collate_graphs, record_to_sample
-from nextham.data.layout import OrbitalLayout
+from nextham.graph.datamodule import EdgeBudgetBatchSampler, HamiltonianDataModule
+from nextham.graph.batch import collate_graphs, record_to_sample
+from nextham.graph.layout import OrbitalLayout
 
 
 @pytest.fixture(scope="module")

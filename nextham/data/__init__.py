@@ -1,1 +1,0 @@
-"""(being emptied: its rooms move to dft/ and graph/)"""
