@@ -21,8 +21,8 @@ def peak_rss_mb() -> float:
 def main():
     from nextham.config import CONFIG_ROOT, load_config
     from nextham.graph.datamodule import HamiltonianDataModule
-    from nextham.models.members import NextHAMEnsemble
-    from nextham.models.network import count_parameters
+    from nextham.nn.ensemble import NextHAMEnsemble
+    from nextham.nn.network import count_parameters
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--structures", type=int, default=4, help="structures timed (one per batch)")

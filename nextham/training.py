@@ -14,7 +14,7 @@ import torch
 
 from .losses import CompositeLoss
 from .metrics import GaugeMAE
-from .models.members import NextHAMEnsemble
+from .nn.ensemble import NextHAMEnsemble
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -31,7 +31,7 @@ def test_generation_configs_expand(name):
 
 
 def test_network_defaults_are_the_model_config():
-    from nextham.models.network import DEFAULT_HIDDEN_MULTIPLICITIES, DEFAULT_TRACEGRAD, NextHAMNet
+    from nextham.nn.network import DEFAULT_HIDDEN_MULTIPLICITIES, DEFAULT_TRACEGRAD, NextHAMNet
 
     config = load_config(CONFIG_ROOT / "model" / "nextham.yaml")
     parameters = inspect.signature(NextHAMNet.__init__).parameters

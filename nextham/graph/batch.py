@@ -53,6 +53,7 @@ class HamiltonianBatch:
     fermi_energy: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
     structure_spinful: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.bool))  # (B,)
     graph_cutoff: float | None = None  # Å; edges beyond it are not given to the network
+    slot_ls: tuple = ()               # l of every shell slot of the padded layout (OrbitalLayout.slot_ls)
 
     @property
     def num_structures(self) -> int:
@@ -195,6 +196,7 @@ def collate_graphs(samples, layout: OrbitalLayout, spinful: bool, dtype=torch.fl
         fermi_energy=torch.as_tensor([s["fermi_energy"] for s in samples], dtype=dtype),
         structure_spinful=torch.as_tensor([bool(s.get("spinful", spinful)) for s in samples], dtype=torch.bool),
         graph_cutoff=graph_cutoff,
+        slot_ls=tuple(layout.slot_ls),
     )
 
 

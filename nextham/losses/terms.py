@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ..models.tracegrad import trace_targets
+from ..nn.tracegrad import trace_targets
 from .registry import LossTerm, register_loss
 
 
@@ -101,7 +101,7 @@ class TraceGradLoss(LossTerm):
         predicted = context.prediction.get("trace")
         if predicted is None:
             raise ValueError("the tracegrad loss needs a network with TraceGrad enabled (trace output is None)")
-        slot_ls = self.slot_ls or context.prediction["slot_ls"]
+        slot_ls = self.slot_ls or context.batch.slot_ls
         target_blocks = context.target + context.mu_per_edge()[:, None, None] * context.overlap_blocks
         target = trace_targets(target_blocks, slot_ls, context.batch.spinful)
         covered = context.mask.flatten(1).any(dim=1)

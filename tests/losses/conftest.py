@@ -4,7 +4,7 @@ import torch
 
 from nextham.graph.batch import collate_graphs, record_to_sample
 from nextham.graph.layout import OrbitalLayout
-from nextham.models.tracegrad import trace_targets
+from nextham.nn.tracegrad import trace_targets
 
 
 

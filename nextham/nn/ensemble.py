@@ -1,4 +1,4 @@
-"""Ensemble of distance-range members (one LightningModule each) and the predictor that routes edges.
+"""The ensemble of distance-range members (plain torch modules) and the routing of edges to them.
 
 Every member is a full :class:`~nextham.models.network.NextHAMNet` that sees the whole graph but
 answers only for its own interatomic-distance range [lo, hi); the member with lo = 0 owns the on-site
@@ -7,7 +7,6 @@ the batch beyond its graph cutoff (evaluation batches hold every stored pair), k
 """
 from __future__ import annotations
 
-import lightning as L
 import torch
 
 from .network import NextHAMNet
@@ -20,21 +19,13 @@ def range_mask(lengths, distance_range):
     return (lengths >= low - ONSITE_TOLERANCE) & (lengths < high)
 
 
-def masked_mse(predicted, target, mask):
-    """Mean |predicted − target|² over the entries ``mask`` selects (real and imaginary parts)."""
-    difference = (predicted - target)[mask]
-    return difference.abs().pow(2).mean() if difference.numel() else predicted.real.sum() * 0.0
+class DistanceRangeMember(torch.nn.Module):
+    """One member: a network and the distance range [lo, hi) it answers for. Its ΔĤ is zero on every
+    other edge. Members are trained inside :class:`~nextham.train.module.NextHAMModule` on the joint
+    loss (``members_to_train`` picks some of them)."""
 
-
-class DistanceRangeMember(L.LightningModule):
-    """One member: network + its distance range. Trained on its own (``Trainer.fit(member)``) it
-    minimises the mean squared R-space error of ΔH over its own edges and existing orbitals;
-    ``nextham fit`` trains members inside :class:`~nextham.training.NextHAMModule` on the joint loss."""
-
-    def __init__(self, name: str, distance_range, slot_ls, spinful_input: bool = False, network: dict | None = None,
-                 optimizer: dict | None = None):
+    def __init__(self, name: str, distance_range, slot_ls, spinful_input: bool = False, network: dict | None = None):
         super().__init__()
-        self.save_hyperparameters()
         self.name = name
         self.distance_range = tuple(float(x) for x in distance_range)
         if not self.distance_range[0] < self.distance_range[1]:
@@ -42,7 +33,7 @@ class DistanceRangeMember(L.LightningModule):
         self.network = NextHAMNet(slot_ls, spinful_input=spinful_input, **(network or {}))
 
     def edge_mask(self, batch) -> torch.Tensor:
-        return range_mask(batch.edge_vectors.norm(dim=-1), self.distance_range)
+        return range_mask(batch.edge_lengths, self.distance_range)
 
     def forward(self, batch) -> dict:
         output = self.network(batch)
@@ -50,28 +41,6 @@ class DistanceRangeMember(L.LightningModule):
         output["delta_hamiltonian"] = output["delta_hamiltonian"] * mask[:, None, None]
         output["edge_mask"] = mask
         return output
-
-    def _loss(self, batch, output):
-        mask = output["edge_mask"][:, None, None] & batch.orbital_mask
-        return masked_mse(output["delta_hamiltonian"], batch.delta_hamiltonian.to(output["delta_hamiltonian"].dtype), mask)
-
-    def training_step(self, batch, batch_index):
-        loss = self._loss(batch, self(batch))
-        self.log(f"train/{self.name}/loss", loss, batch_size=batch.num_structures)
-        return loss
-
-    def validation_step(self, batch, batch_index):
-        """Logs the member's MAE; returns Ĥ (H(0) outside its range) for the k-space callbacks."""
-        output = self(batch)
-        mask = output["edge_mask"][:, None, None] & batch.orbital_mask
-        error = (output["delta_hamiltonian"] - batch.delta_hamiltonian)[mask].abs()
-        if error.numel():
-            self.log(f"val/{self.name}/mae_mev", error.mean() * 1000.0, batch_size=batch.num_structures)
-        return {"hamiltonian": batch.hamiltonian_0 + output["delta_hamiltonian"]}
-
-    def configure_optimizers(self):
-        options = {"lr": 5e-4, "weight_decay": 0.0, **(self.hparams.optimizer or {})}
-        return torch.optim.Adam(self.parameters(), **options)
 
 
 class NextHAMEnsemble(torch.nn.Module):
@@ -89,8 +58,7 @@ class NextHAMEnsemble(torch.nn.Module):
 
     @classmethod
     def from_config(cls, config: dict, slot_ls, spinful_input: bool):
-        return cls([DistanceRangeMember(m["name"], m["distance_range"], slot_ls, spinful_input,
-                                        network=config.get("network"), optimizer=config.get("optimizer"))
+        return cls([DistanceRangeMember(m["name"], m["distance_range"], slot_ls, spinful_input, network=config.get("network"))
                     for m in config["members"]])
 
     def member_of_edge(self, batch) -> torch.Tensor:
@@ -130,8 +98,7 @@ class NextHAMEnsemble(torch.nn.Module):
                 traces.append(output["trace"] * output["edge_mask"][:, None])
         owner = self.member_of_edge(batch)
         return {"delta_hamiltonian": delta, "hamiltonian": batch.hamiltonian_0 + delta,
-                "member_of_edge": owner, "trace": sum(traces) if traces else None,
-                "slot_ls": self.members[0].network.slot_ls if len(self.members) else None}
+                "member_of_edge": owner, "trace": sum(traces) if traces else None}
 
     def routing_report(self, batch) -> dict:
         """How many edges each member predicted, and how many kept H(0)."""

@@ -200,7 +200,7 @@ class NextHAMNet(torch.nn.Module):
         delta = 0.5 * (delta + delta[batch.reverse_edge].transpose(-1, -2).conj())
         delta = delta * batch.orbital_mask
         trace = self.trace_head(torch.cat(invariants, dim=-1)) if self.trace_head is not None and invariants else None
-        return {"delta_hamiltonian": delta, "trace": trace, "edge_lengths": lengths, "slot_ls": self.slot_ls}
+        return {"delta_hamiltonian": delta, "trace": trace, "edge_lengths": lengths}
 
 
 def count_parameters(module) -> int:

@@ -6,7 +6,7 @@ import torch
 from e3nn import o3
 
 from nextham.conventions import rotate_block, wigner_D
-from nextham.models.wigner_eckart import BlockIrreps
+from nextham.nn.wigner_eckart import BlockIrreps
 from tests.conftest import random_rotation
 
 SLOTS = (0, 0, 1, 1, 2, 3)  # s s p p d f: every shell pair from s-s to f-f

@@ -7,7 +7,7 @@ import torch
 from nextham.conventions import rotate_block
 from nextham.graph.batch import collate_graphs, record_to_sample
 from nextham.graph.layout import OrbitalLayout
-from nextham.models.network import NextHAMNet
+from nextham.nn.network import NextHAMNet
 from tests.conftest import random_rotation
 
 pytestmark = pytest.mark.usefixtures("float64")

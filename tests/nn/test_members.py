@@ -6,7 +6,8 @@ import torch
 
 from nextham.config import CONFIG_ROOT, load_config
 from nextham.graph.datamodule import HamiltonianDataModule
-from nextham.models.members import DistanceRangeMember, NextHAMEnsemble
+from nextham.nn.ensemble import DistanceRangeMember, NextHAMEnsemble
+from nextham.training import NextHAMModule
 
 TINY = {"num_layers": 1, "num_heads": 1, "hidden_multiplicities": {0: 4, 1: 2, 2: 2, 3: 2, 4: 2, 5: 2, 6: 2},
         "num_radial_basis": 8, "radial_hidden": 8, "tracegrad": {"num_invariants": 8, "hidden": 8}}
@@ -54,20 +55,28 @@ def test_overlapping_ranges_are_rejected_and_uncovered_edges_keep_h0(data):
     assert torch.all(owner[batch.edge_lengths < 1e-9] == -1)  # on-site blocks: no member, H(0) kept
 
 
+def _member_mse(module, batch):
+    """Mean |ΔĤ − ΔH|² over the member's own edges and existing orbitals."""
+    (member,) = module.ensemble.members
+    with torch.no_grad():
+        predicted = module(batch)["delta_hamiltonian"]
+    mask = member.edge_mask(batch)[:, None, None] & batch.orbital_mask
+    return (predicted - batch.delta_hamiltonian.to(predicted.dtype))[mask].abs().pow(2).mean().item()
+
+
 def test_a_member_trains_with_lightning(data, tmp_path):
     torch.manual_seed(0)
-    member = DistanceRangeMember("range_2_4", [2.0, 4.0], data.layout.slot_ls, data.spinful, network=TINY,
-                                 optimizer={"lr": 1e-3})
+    model = {**load_config(CONFIG_ROOT / "model" / "nextham.yaml"), "network": TINY}
+    module = NextHAMModule(data.layout.slot_ls, data.spinful, model=model, loss={"terms": {"rspace_mse": {}}},
+                           optimizer={"lr": 1e-3}, members_to_train="range_2_4")
     batch = next(iter(data.train_dataloader()))
-    with torch.no_grad():
-        before = member._loss(batch, member(batch)).item()
+    before = _member_mse(module, batch)
     trainer = L.Trainer(max_steps=20, accelerator="cpu", logger=False, enable_checkpointing=False,
                         enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
                         limit_val_batches=0, default_root_dir=tmp_path)
     same_batch = torch.utils.data.DataLoader([batch] * 20, batch_size=None, collate_fn=lambda b: b)
-    trainer.fit(member, train_dataloaders=same_batch)  # fits one batch: the loss must go down
-    with torch.no_grad():
-        after = member._loss(batch, member(batch)).item()
+    trainer.fit(module, train_dataloaders=same_batch)  # fits one batch: the loss must go down
+    after = _member_mse(module, batch)
     assert np.isfinite(after) and after < before
 
 

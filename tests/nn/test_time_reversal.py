@@ -8,7 +8,7 @@ from nextham.graph.batch import collate_graphs, record_to_sample
 from nextham.graph.layout import OrbitalLayout
 from nextham.conventions import spin_diagonal
 from nextham.kspace import bloch_sum, generalized_eigh
-from nextham.models.network import NextHAMNet
+from nextham.nn.network import NextHAMNet
 
 pytestmark = pytest.mark.usefixtures("float64")
 SIGMA_Y = torch.tensor([[0, -1j], [1j, 0]], dtype=torch.complex128)
