@@ -34,20 +34,36 @@ def register_loss(name: str):
     return decorator
 
 
+ROLES = ("hamiltonian", "auxiliary")
+GAUGE_COMPONENTS = (None, "rspace", "p", "q")
+
+
 class LossTerm(torch.nn.Module):
     """One scalar term computed from a :class:`~nextham.losses.context.LossContext`.
 
     ``weight`` is its coefficient in the total; options of the config entry become constructor
-    arguments. Terms that take part in the closed-form energy gauge μ say so with ``gauge_weight``."""
+    arguments. A term declares what it is, and :class:`~nextham.losses.composite.CompositeLoss` reads
+    only these declarations:
+
+    * ``role``: ``"hamiltonian"`` terms are summed into L_H; ``"auxiliary"`` terms (the TraceGrad
+      target) form L_T, balanced against L_H by ``trace_balance``;
+    * ``gauge_component``: the part of the closed-form energy gauge μ the term is minimised by —
+      ``"rspace"`` (R-space blocks), ``"p"`` or ``"q"`` (projected k-space blocks) — or None."""
 
     registry_name = "unregistered"
+    role = "hamiltonian"
+    gauge_component = None
 
     def __init__(self, weight: float = 1.0):
         super().__init__()
         self.weight = float(weight)
+        if self.role not in ROLES or self.gauge_component not in GAUGE_COMPONENTS:
+            raise ValueError(f"loss term {type(self).__qualname__}: role must be one of {ROLES} and gauge_component "
+                             f"one of {GAUGE_COMPONENTS}, got {self.role!r} and {self.gauge_component!r}")
 
     def gauge_weight(self) -> float:
-        return 0.0
+        """Its weight in the closed-form gauge (zero unless it declares a ``gauge_component``)."""
+        return self.weight if self.gauge_component is not None else 0.0
 
     def forward(self, context) -> torch.Tensor:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -29,8 +29,7 @@ class RSpaceL1(LossTerm):
 class RSpaceGaugeL1(LossTerm):
     """The R-space term of the joint loss: |Re(Ĥ − H − μS)| + |Im(Ĥ − H)|, μ the closed-form gauge."""
 
-    def gauge_weight(self):
-        return self.weight
+    gauge_component = "rspace"
 
     def forward(self, context):
         error = context.delta_error
@@ -65,9 +64,7 @@ class KSpaceP(_Projected):
     """Errors of the low-energy (P) block C_P†(Ĥ(k) − H(k))C_P: eigenvalues on the diagonal."""
 
     block = "p"
-
-    def gauge_weight(self):
-        return self.weight
+    gauge_component = "p"
 
 
 @register_loss("kspace_q")
@@ -75,9 +72,7 @@ class KSpaceQ(_Projected):
     """Errors of the high-energy (Q) block."""
 
     block = "q"
-
-    def gauge_weight(self):
-        return self.weight
+    gauge_component = "q"
 
 
 @register_loss("kspace_pq")
@@ -91,7 +86,9 @@ class KSpacePQ(_Projected):
 @register_loss("tracegrad")
 class TraceGradLoss(LossTerm):
     """MAE between the predicted per-shell-pair traces and those of ΔH + μS (layer-normalised per edge),
-    on the edges the loss covers. Usually balanced dynamically against the rest (``trace_balance``)."""
+    on the edges the loss covers. Balanced dynamically against the Hamiltonian terms (``trace_balance``)."""
+
+    role = "auxiliary"
 
     def __init__(self, weight: float = 1.0, slot_ls=None):
         super().__init__(weight)
