@@ -25,8 +25,8 @@ from nextham.config import CONFIG_ROOT, load_config
 
 
 def _train_and_test(overrides, epochs, root):
-    from nextham.report import run_test
-    from nextham.workflow import fit
+    from nextham.evaluate.report import run_test
+    from nextham.workflow import build_datamodule, fit, load_module
 
     config = load_config(CONFIG_ROOT / "fit.yaml", [f"output={root}", f"trainer.max_epochs={epochs}",
                                                      "trainer.enable_progress_bar=false",
@@ -34,7 +34,9 @@ def _train_and_test(overrides, epochs, root):
     start = time.perf_counter()
     fit(config, resume=False)
     seconds = time.perf_counter() - start
-    report = run_test(config, [Path(root) / "checkpoints" / "last.ckpt"], band_plots=0)
+    data = build_datamodule(config)
+    module = load_module(config, data, [Path(root) / "checkpoints" / "last.ckpt"])
+    report = run_test(module, data, config["callbacks"]["kspace"], Path(root) / "test", band_plots=0)
     return report, seconds
 
 

@@ -7,10 +7,9 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from .evaluate.plots import plot_bands
-from .kspace import kpath
+from .evaluate.plots import band_plot, close
 from .kspace import monkhorst_pack
-from .metrics import BandMetrics, band_spectra
+from .metrics import BandMetrics
 
 
 class KSpaceValidationCallback(L.Callback):
@@ -54,19 +53,12 @@ class KSpaceValidationCallback(L.Callback):
             self.write_band_plot(trainer, *self._figure_source)
 
     def write_band_plot(self, trainer, predicted, batch):
-        lattice = batch.lattice[0].cpu().numpy()
-        kpoints, distances, ticks, labels = kpath(lattice, density=self.path_density)
-        (spectrum,) = band_spectra(predicted, batch, kpoints, align_gauge=self.align_gauge, structures=[0])
-        figure = plot_bands(distances, spectrum["true"].cpu().numpy(), spectrum["predicted"].cpu().numpy(),
-                            spectrum["fermi_energy"], ticks, labels,
-                            title=f"{spectrum['label']} — epoch {trainer.current_epoch}",
-                            gauge_shift=spectrum["gauge_shift"])
+        figure, label = band_plot(predicted, batch, 0, align_gauge=self.align_gauge, density=self.path_density,
+                                  title=f"{batch.labels[0]} — epoch {trainer.current_epoch}")
         folder = self._plot_folder or Path(trainer.default_root_dir) / "bands"
         folder.mkdir(parents=True, exist_ok=True)
-        figure.savefig(folder / f"epoch_{trainer.current_epoch:04d}_{spectrum['label']}.png")
+        figure.savefig(folder / f"epoch_{trainer.current_epoch:04d}_{label}.png")
         experiment = getattr(trainer.logger, "experiment", None)
         if experiment is not None and hasattr(experiment, "add_figure"):
             experiment.add_figure("val/bands", figure, global_step=trainer.global_step)
-        import matplotlib.pyplot as plt
-
-        plt.close(figure)
+        close(figure)

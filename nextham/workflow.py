@@ -1,17 +1,12 @@
 """What ``nextham fit | test | predict | bands`` do, as importable functions."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import lightning as L
-import numpy as np
-import torch
 
 from .callbacks import KSpaceValidationCallback
-from .graph.batch import unpad_blocks
 from .graph.datamodule import HamiltonianDataModule
-from .record import HamiltonianRecord
 from .training import NextHAMModule
 
 CHECKPOINT_DIR = "checkpoints"
@@ -89,40 +84,3 @@ def load_module(config, data, checkpoints) -> NextHAMModule:
     for member in combined.ensemble.members:
         member.load_state_dict(members[member.name].state_dict())
     return combined.eval()
-
-
-def _predictions(module, loader):
-    module.eval()
-    with torch.no_grad():
-        for batch in loader:
-            yield batch, module(batch)
-
-
-def predicted_records(module, data, split: str):
-    """(record with hamiltonian = Ĥ, the original record) for every structure of ``split``.
-
-    Ĥ covers every stored pair of the structure, in the original's pair order and representation
-    (spinless structures stay spinless): members inside their ranges, H(0) elsewhere; S untouched.
-    Its E_F and gap come from Ĥ's own bands and the electron count."""
-    loader = data.loader(split)
-    for batch, prediction in _predictions(module, loader):
-        per_structure = unpad_blocks(prediction["hamiltonian"], batch, data.layout)
-        owners = prediction["member_of_edge"].cpu().numpy()
-        start = 0
-        for label, blocks in zip(batch.labels, per_structure):
-            original = data.dataset.read(label)
-            if len(blocks) != original.num_edges:
-                raise RuntimeError(f"{label}: the batch holds {len(blocks)} pairs, the dataset {original.num_edges}")
-            flat = HamiltonianRecord.flatten_blocks(blocks)
-            predicted = original.with_hamiltonian(flat.astype(np.complex128 if original.spinful else np.float64))
-            occupation = predicted.occupation()
-            predicted.fermi_energy = occupation["fermi_energy"]
-            predicted.metadata.update({"prediction": True, "band_gap_ev": occupation["band_gap"],
-                                       "member_of_edge": owners[start:start + original.num_edges].tolist()})
-            start += original.num_edges
-            yield predicted, original
-
-
-def write_json(path, data):
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(data, indent=1, default=float))

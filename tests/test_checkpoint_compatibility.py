@@ -6,7 +6,8 @@ from pathlib import Path
 import numpy as np
 
 from nextham.config import CONFIG_ROOT, load_config
-from nextham.workflow import build_datamodule, load_module, predicted_records
+from nextham.evaluate.predictions import predicted_records
+from nextham.workflow import build_datamodule, load_module
 
 FIXTURE = Path(__file__).parent / "fixtures" / "embedded_run"
 

@@ -61,7 +61,8 @@ def _data_and_module(args):
 
     config = _config(args)
     data = build_datamodule(config)
-    return config, data, load_module(config, data, _checkpoints(args, config))
+    checkpoints = _checkpoints(args, config)
+    return config, data, load_module(config, data, checkpoints), checkpoints
 
 
 def run_fit(args):
@@ -80,19 +81,20 @@ def run_fit(args):
 
 
 def run_test(args):
-    from ..report import format_report, run_test as test
+    from ..evaluate.report import format_report, run_test as test
 
-    config = _config(args)
-    report = test(config, _checkpoints(args, config), split=args.split)
+    config, data, module, checkpoints = _data_and_module(args)
+    output = Path(config["output"]) / "test"
+    report = test(module, data, config["callbacks"]["kspace"], output, split=args.split, checkpoints=checkpoints)
     print(format_report(report))
-    print(f"report, plots and predictions in {Path(config['output']) / 'test'}")
+    print(f"report, plots and predictions in {output}")
     return 0
 
 
 def run_predict(args):
-    from ..report import save_predictions
+    from ..evaluate.predictions import save_predictions
 
-    config, data, module = _data_and_module(args)
+    config, data, module, _ = _data_and_module(args)
     out = Path(args.out)
     save_predictions(module, data, args.split, out / "shards", deeph_folder=out / "deeph", spinful=args.spinful)
     print(f"predicted Ĥ written to {out / 'shards'} (nextham shards) and {out / 'deeph'} (DeepH, hamiltonian_pred.h5)")
@@ -102,21 +104,17 @@ def run_predict(args):
 def run_bands(args):
     import torch
 
-    from ..evaluate.plots import plot_bands
-    from ..kspace import kpath
-    from ..metrics import band_spectra
+    from ..evaluate.plots import band_plot, close
 
-    config, data, module = _data_and_module(args)
+    config, data, module, _ = _data_and_module(args)
     record = data.dataset.read(args.structure)
     batch = data.collate([record])
     with torch.no_grad():
         predicted = module(batch)["hamiltonian"]
-    kpoints, distances, ticks, labels = kpath(record.lattice)
-    spectrum = band_spectra(predicted, batch, kpoints, align_gauge=config["callbacks"]["kspace"]["align_gauge"])[0]
-    figure = plot_bands(distances, spectrum["true"].numpy(), spectrum["predicted"].numpy(), spectrum["fermi_energy"],
-                        ticks, labels, title=record.label, gauge_shift=spectrum["gauge_shift"])
-    out = Path(args.out or Path(config["output"]) / f"bands_{record.label}.png")
+    figure, label = band_plot(predicted, batch, 0, align_gauge=config["callbacks"]["kspace"]["align_gauge"])
+    out = Path(args.out or Path(config["output"]) / f"bands_{label}.png")
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out)
+    close(figure)
     print(f"band structure written to {out}")
     return 0

@@ -1,7 +1,29 @@
-"""Plots a person would rather look at than read: band structures (DFT vs predicted)."""
+"""Plots a person would rather look at than read: band structures (DFT vs predicted, E_F marked) and
+parity plots (Matplotlib, Agg backend: no screen needed)."""
 from __future__ import annotations
 
 import numpy as np
+
+from ..kspace import kpath
+from ..metrics import band_spectra
+
+
+def band_plot(predicted, batch, index: int, align_gauge: bool = True, density: int = 40, title: str | None = None):
+    """(figure, label): bands of structure ``index`` of ``batch`` along the default path through the
+    reciprocal cell, DFT H(T) vs ``predicted`` blocks, each structure in its own representation; the
+    one band-plot function of the callbacks, the test report and ``nextham bands``."""
+    kpoints, distances, ticks, labels = kpath(batch.lattice[index].cpu().numpy(), density=density)
+    (spectrum,) = band_spectra(predicted, batch, kpoints, align_gauge=align_gauge, structures=[index])
+    figure = plot_bands(distances, spectrum["true"].cpu().numpy(), spectrum["predicted"].cpu().numpy(),
+                        spectrum["fermi_energy"], ticks, labels, title=title or spectrum["label"],
+                        gauge_shift=spectrum["gauge_shift"])
+    return figure, spectrum["label"]
+
+
+def close(figure):
+    import matplotlib.pyplot as plt
+
+    plt.close(figure)
 
 
 def plot_bands(distances, true_energies, predicted_energies, fermi_energy, ticks, labels, title="",
@@ -32,3 +54,22 @@ def plot_bands(distances, true_energies, predicted_energies, fermi_energy, ticks
     axis.legend(loc="upper right", fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def parity_plot(true, predicted, baseline, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(4.8, 4.5), dpi=110)
+    axis.scatter(true, baseline, s=2, alpha=0.4, color="0.6", label="H(0)")
+    axis.scatter(true, predicted, s=2, alpha=0.6, color="tab:red", label="H(0) + ΔĤ")
+    limits = [min(true.min(), predicted.min()), max(true.max(), predicted.max())]
+    axis.plot(limits, limits, color="black", lw=0.8)
+    axis.set_xlabel("DFT H(T) off-site entries (eV)")
+    axis.set_ylabel("predicted (eV)")
+    axis.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)

@@ -1,30 +1,27 @@
-"""``nextham test``: Gauge MAE report (JSON, Markdown, terminal), parity and band plots, predictions."""
+"""The test report of ``nextham test``: Gauge MAE and band metrics beside the H(0) baseline, band gaps,
+as JSON, Markdown and the terminal table, with parity and band plots and the saved predictions."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .evaluate.plots import plot_bands
-from .kspace import kpath
-from .io.deeph import write_deeph
-from .io.shards import DatasetWriter
-from .kspace import monkhorst_pack
-from .metrics import BandMetrics, GaugeMAE, band_spectra
-from .workflow import load_module, write_json
+from ..kspace import monkhorst_pack
+from ..metrics import BandMetrics, GaugeMAE
+from .plots import band_plot, close, parity_plot
+from .predictions import save_predictions
 
 
-def run_test(config, checkpoints, split: str = "test", output=None, band_plots: int = 3, data=None) -> dict:
-    from .workflow import build_datamodule
-
-    data = data or build_datamodule(config)
-    module = load_module(config, data, checkpoints)
-    output = Path(output or Path(config["output"]) / "test")
+def run_test(module, data, kspace: dict, output, split: str = "test", band_plots: int = 3, checkpoints=()) -> dict:
+    """Evaluate ``module`` (batch → {"hamiltonian", "member_of_edge"}) on ``split`` of ``data``;
+    ``kspace``: the band-metric options (``callbacks.kspace`` of a fit config). Writes report.json,
+    report.md, parity and band PNGs and the predictions under ``output``; returns the report."""
+    output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    gauge = GaugeMAE(member_names=module.member_names)
-    kspace = config["callbacks"]["kspace"]
+    gauge = GaugeMAE(member_names=getattr(module, "member_names", ()))
     band_options = dict(window_ev=kspace["window_ev"], p_window_ev=kspace["p_window_ev"],
                         ghost_tolerance_ev=kspace["ghost_tolerance_ev"], align_gauge=kspace["align_gauge"])
     bands, baseline_bands = BandMetrics(**band_options), BandMetrics(**band_options)
@@ -44,12 +41,14 @@ def run_test(config, checkpoints, split: str = "test", output=None, band_plots: 
             parity_predicted.append(predicted[mask].real.cpu().numpy())
             parity_baseline.append(batch.hamiltonian_0[mask].real.cpu().numpy())
             for index in range(min(batch.num_structures, band_plots - plotted)):
-                _band_plot(predicted, batch, index, output, kspace["align_gauge"])
+                figure, label = band_plot(predicted, batch, index, align_gauge=kspace["align_gauge"])
+                figure.savefig(output / f"bands_{label}.png")
+                close(figure)
                 plotted += 1
     report = {"split": split, "checkpoints": [str(c) for c in checkpoints], **gauge.compute(), **bands.compute(),
               "baseline_bands": baseline_bands.compute()}
-    _parity_plot(np.concatenate(parity_true), np.concatenate(parity_predicted), np.concatenate(parity_baseline),
-                 output / "parity.png")
+    parity_plot(np.concatenate(parity_true), np.concatenate(parity_predicted), np.concatenate(parity_baseline),
+                output / "parity.png")
     report["gaps"] = save_predictions(module, data, split, output / "predictions")
     gaps = [g for g in report["gaps"] if g["true_gap_ev"] == g["true_gap_ev"] and g["predicted_gap_ev"] == g["predicted_gap_ev"]]
     for key, column in (("gap_mae_mev", "predicted_gap_ev"), ("baseline_gap_mae_mev", "h0_gap_ev")):
@@ -58,37 +57,6 @@ def run_test(config, checkpoints, split: str = "test", output=None, band_plots: 
     write_json(output / "report.json", report)
     (output / "report.md").write_text(format_report(report))
     return report
-
-
-def _band_plot(predicted, batch, index, output, align_gauge):
-    lattice = batch.lattice[index].cpu().numpy()
-    kpoints, distances, ticks, labels = kpath(lattice)
-    (spectrum,) = band_spectra(predicted, batch, kpoints, align_gauge=align_gauge, structures=[index])
-    figure = plot_bands(distances, spectrum["true"].numpy(), spectrum["predicted"].numpy(), spectrum["fermi_energy"],
-                        ticks, labels, title=spectrum["label"], gauge_shift=spectrum["gauge_shift"])
-    figure.savefig(output / f"bands_{spectrum['label']}.png")
-    import matplotlib.pyplot as plt
-
-    plt.close(figure)
-
-
-def _parity_plot(true, predicted, baseline, path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(4.8, 4.5), dpi=110)
-    axis.scatter(true, baseline, s=2, alpha=0.4, color="0.6", label="H(0)")
-    axis.scatter(true, predicted, s=2, alpha=0.6, color="tab:red", label="H(0) + ΔĤ")
-    limits = [min(true.min(), predicted.min()), max(true.max(), predicted.max())]
-    axis.plot(limits, limits, color="black", lw=0.8)
-    axis.set_xlabel("DFT H(T) off-site entries (eV)")
-    axis.set_ylabel("predicted (eV)")
-    axis.legend(fontsize=8)
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
 
 
 def format_report(report: dict) -> str:
@@ -126,24 +94,6 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
-def save_predictions(module, data, split, folder, deeph_folder=None, spinful: bool = False):
-    """Predicted Ĥ as nextham shards (``hamiltonian`` = Ĥ) and optionally the DeepH new format
-    (``hamiltonian_pred.h5`` beside the input's overlap and H(0), the input's atom pairs in the input's
-    order; each structure as what it is, or all spinful with ``spinful``)."""
-    from .workflow import predicted_records
-
-    writer = DatasetWriter(folder, data.dataset.basis, provenance={"predicted_by": "nextham", "split": split},
-                           split_fractions={split: 1.0})
-    records, gaps = [], []
-    for predicted, original in predicted_records(module, data, split):
-        records.append(predicted)
-        truth = original.occupation()
-        gaps.append({"label": predicted.label, "true_gap_ev": truth["band_gap"],
-                     "predicted_gap_ev": predicted.metadata["band_gap_ev"],
-                     "h0_gap_ev": original.occupation("hamiltonian_0")["band_gap"],
-                     "true_fermi_ev": truth["fermi_energy"], "predicted_fermi_ev": predicted.fermi_energy})
-        if deeph_folder is not None:
-            write_deeph(Path(deeph_folder) / "dft" / predicted.label, predicted.as_spinful() if spinful else predicted,
-                        data.dataset.basis, hamiltonian_name="hamiltonian_pred.h5")
-    writer.append_shard(records)
-    return gaps
+def write_json(path, data):
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(data, indent=1, default=float))

@@ -11,7 +11,7 @@ from nextham.io.deeph import read_deeph, write_deeph
 from nextham.io.shards import ShardedDataset
 from nextham.metrics import BandMetrics, GaugeMAE
 from nextham.kspace import monkhorst_pack
-from nextham.report import save_predictions
+from nextham.evaluate.predictions import save_predictions
 from nextham.conventions import units
 
 

@@ -1,0 +1,67 @@
+"""Predicted Hamiltonians as records, shards and DeepH folders: Ĥ over every stored pair of each
+structure, in the original's pair order and representation (spinless structures stay spinless),
+with E_F and the gap from Ĥ's own bands and the electron count."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..io.deeph import write_deeph
+from ..io.shards import DatasetWriter
+from ..graph.batch import unpad_blocks
+from ..record import HamiltonianRecord
+
+
+def _predictions(module, loader):
+    module.eval()
+    with torch.no_grad():
+        for batch in loader:
+            yield batch, module(batch)
+
+
+def predicted_records(module, data, split: str):
+    """(record with hamiltonian = Ĥ, the original record) for every structure of ``split``.
+
+    Ĥ covers every stored pair of the structure, in the original's pair order and representation
+    (spinless structures stay spinless): members inside their ranges, H(0) elsewhere; S untouched.
+    Its E_F and gap come from Ĥ's own bands and the electron count."""
+    loader = data.loader(split)
+    for batch, prediction in _predictions(module, loader):
+        per_structure = unpad_blocks(prediction["hamiltonian"], batch, data.layout)
+        owners = prediction["member_of_edge"].cpu().numpy()
+        start = 0
+        for label, blocks in zip(batch.labels, per_structure):
+            original = data.dataset.read(label)
+            if len(blocks) != original.num_edges:
+                raise RuntimeError(f"{label}: the batch holds {len(blocks)} pairs, the dataset {original.num_edges}")
+            flat = HamiltonianRecord.flatten_blocks(blocks)
+            predicted = original.with_hamiltonian(flat.astype(np.complex128 if original.spinful else np.float64))
+            occupation = predicted.occupation()
+            predicted.fermi_energy = occupation["fermi_energy"]
+            predicted.metadata.update({"prediction": True, "band_gap_ev": occupation["band_gap"],
+                                       "member_of_edge": owners[start:start + original.num_edges].tolist()})
+            start += original.num_edges
+            yield predicted, original
+
+
+def save_predictions(module, data, split, folder, deeph_folder=None, spinful: bool = False):
+    """Predicted Ĥ as nextham shards (``hamiltonian`` = Ĥ) and optionally the DeepH new format
+    (``hamiltonian_pred.h5`` beside the input's overlap and H(0), the input's atom pairs in the input's
+    order; each structure as what it is, or all spinful with ``spinful``)."""
+    writer = DatasetWriter(folder, data.dataset.basis, provenance={"predicted_by": "nextham", "split": split},
+                           split_fractions={split: 1.0})
+    records, gaps = [], []
+    for predicted, original in predicted_records(module, data, split):
+        records.append(predicted)
+        truth = original.occupation()
+        gaps.append({"label": predicted.label, "true_gap_ev": truth["band_gap"],
+                     "predicted_gap_ev": predicted.metadata["band_gap_ev"],
+                     "h0_gap_ev": original.occupation("hamiltonian_0")["band_gap"],
+                     "true_fermi_ev": truth["fermi_energy"], "predicted_fermi_ev": predicted.fermi_energy})
+        if deeph_folder is not None:
+            write_deeph(Path(deeph_folder) / "dft" / predicted.label, predicted.as_spinful() if spinful else predicted,
+                        data.dataset.basis, hamiltonian_name="hamiltonian_pred.h5")
+    writer.append_shard(records)
+    return gaps
