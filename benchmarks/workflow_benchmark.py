@@ -26,7 +26,7 @@ from nextham.config import CONFIG_ROOT, load_config
 
 def _train_and_test(overrides, epochs, root):
     from nextham.evaluate.report import run_test
-    from nextham.workflow import build_datamodule, fit, load_module
+    from nextham.train import build_datamodule, fit, load_module
 
     config = load_config(CONFIG_ROOT / "fit.yaml", [f"output={root}", f"trainer.max_epochs={epochs}",
                                                      "trainer.enable_progress_bar=false",
@@ -66,7 +66,7 @@ def speed(args):
     from nextham.graph.batch import collate_graphs, record_to_sample
     from nextham.dft.prototypes import expand_entry
     from nextham.dft.pyscf_engine import PySCFSettings, compute_structure, zeroth_step_blocks
-    from nextham.workflow import build_datamodule, build_module
+    from nextham.train import build_datamodule, build_module
 
     engine = load_config(CONFIG_ROOT / "data" / "embedded.yaml")["engine"]
     config = load_config(CONFIG_ROOT / "fit.yaml")
@@ -97,7 +97,7 @@ def speed(args):
 
 
 def throughput(args):
-    from nextham.workflow import build_datamodule, build_module
+    from nextham.train import build_datamodule, build_module
 
     config = load_config(CONFIG_ROOT / "fit.yaml")
     data = build_datamodule(config)

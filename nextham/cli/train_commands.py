@@ -46,7 +46,7 @@ def _config(args):
 
 
 def _checkpoints(args, config):
-    from ..workflow import last_checkpoint
+    from ..train import last_checkpoint
 
     if args.ckpt:
         return args.ckpt
@@ -57,7 +57,7 @@ def _checkpoints(args, config):
 
 
 def _data_and_module(args):
-    from ..workflow import build_datamodule, load_module
+    from ..train import build_datamodule, load_module
 
     config = _config(args)
     data = build_datamodule(config)
@@ -66,7 +66,7 @@ def _data_and_module(args):
 
 
 def run_fit(args):
-    from ..workflow import fit
+    from ..train import fit
 
     config = _config(args)
     trainer, module, resumed = fit(config, resume=not args.restart)

@@ -7,7 +7,7 @@ import torch
 from nextham.config import CONFIG_ROOT, load_config
 from nextham.graph.datamodule import HamiltonianDataModule
 from nextham.nn.ensemble import DistanceRangeMember, NextHAMEnsemble
-from nextham.training import NextHAMModule
+from nextham.train.module import NextHAMModule
 
 TINY = {"num_layers": 1, "num_heads": 1, "hidden_multiplicities": {0: 4, 1: 2, 2: 2, 3: 2, 4: 2, 5: 2, 6: 2},
         "num_radial_basis": 8, "radial_hidden": 8, "tracegrad": {"num_invariants": 8, "hidden": 8}}

@@ -7,9 +7,9 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from .evaluate.plots import band_plot, close
-from .kspace import monkhorst_pack
-from .metrics import BandMetrics
+from ..evaluate.plots import band_plot, close
+from ..kspace import monkhorst_pack
+from ..metrics import BandMetrics
 
 
 class KSpaceValidationCallback(L.Callback):

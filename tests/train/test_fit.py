@@ -15,8 +15,8 @@ from nextham.config import CONFIG_ROOT, load_config
 from tests.reference import gauge_mae, spinor_overlap_blocks
 from nextham.record import HamiltonianRecord
 from nextham.io.shards import ShardedDataset
-from nextham.training import NonFiniteLossError
-from nextham.workflow import build_datamodule, build_module, fit
+from nextham.train.module import NonFiniteLossError
+from nextham.train import build_datamodule, build_module, fit
 
 TINY = ["model.network.num_layers=1", "model.network.hidden_multiplicities={0: 4, 1: 2, 2: 2, 3: 2, 4: 2, 5: 2, 6: 2, 7: 2}",
         "model.network.num_radial_basis=8", "model.network.radial_hidden=8",

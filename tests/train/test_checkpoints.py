@@ -7,9 +7,9 @@ import numpy as np
 
 from nextham.config import CONFIG_ROOT, load_config
 from nextham.evaluate.predictions import predicted_records
-from nextham.workflow import build_datamodule, load_module
+from nextham.train import build_datamodule, load_module
 
-FIXTURE = Path(__file__).parent / "fixtures" / "embedded_run"
+FIXTURE = Path(__file__).parent.parent / "fixtures" / "embedded_run"
 
 
 def test_an_old_checkpoint_of_the_embedded_run_predicts_as_it_did(tmp_path):

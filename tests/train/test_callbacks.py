@@ -3,10 +3,10 @@ import lightning as L
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from nextham.callbacks import KSpaceValidationCallback
+from nextham.train.callbacks import KSpaceValidationCallback
 from nextham.graph.datamodule import HamiltonianDataModule
 from nextham.config import CONFIG_ROOT, load_config
-from nextham.training import NextHAMModule
+from nextham.train.module import NextHAMModule
 from tests.nn.test_members import TINY
 
 

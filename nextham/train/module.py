@@ -7,14 +7,13 @@ test fills a full :class:`~nextham.metrics.GaugeMAE` report.
 """
 from __future__ import annotations
 
-import math
-
 import lightning as L
 import torch
 
-from .losses import CompositeLoss
-from .metrics import GaugeMAE
-from .nn.ensemble import NextHAMEnsemble
+from ..losses import CompositeLoss
+from ..metrics import GaugeMAE
+from ..nn.ensemble import NextHAMEnsemble
+from .builders import build_optimizer, optimizer_options
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -35,8 +34,7 @@ class NextHAMModule(L.LightningModule):
             members = [m for m in members if m["name"] in wanted]
         self.ensemble = NextHAMEnsemble.from_config({**model, "members": members}, slot_ls, spinful)
         self.loss = CompositeLoss.from_config(loss)
-        self.optimizer_options = {"lr": 5e-4, "weight_decay": 0.0, "warmup_epochs": 0, "min_lr": 1e-5,
-                                  **(optimizer or {})}
+        self.optimizer_options = optimizer_options(optimizer)
         names = [m.name for m in self.ensemble.members]
         self.val_gauge = GaugeMAE(member_names=names)
         self.test_gauge = GaugeMAE(member_names=names)
@@ -92,17 +90,5 @@ class NextHAMModule(L.LightningModule):
         return {"hamiltonian": prediction["hamiltonian"].detach()}
 
     def configure_optimizers(self):
-        options = dict(self.optimizer_options)
-        warmup, min_lr = int(options.pop("warmup_epochs")), float(options.pop("min_lr"))
-        optimizer = torch.optim.Adam(self.parameters(), **options)
-        total = max(int(self.trainer.max_epochs or 1), 1) if self.trainer is not None else 1
-        base = options["lr"]
-
-        def factor(epoch):  # linear warm-up, then cosine down to min_lr
-            if epoch < warmup:
-                return (epoch + 1) / (warmup + 1)
-            progress = (epoch - warmup) / max(total - warmup, 1)
-            return (min_lr + 0.5 * (base - min_lr) * (1 + math.cos(math.pi * min(progress, 1.0)))) / base
-
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"}}
+        return build_optimizer(self.parameters(), self.optimizer_options,
+                               self.trainer.max_epochs if self.trainer is not None else 1)
