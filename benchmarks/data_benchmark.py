@@ -36,7 +36,7 @@ def live_generation(count):
     specs = expand_entry({"prototype": "diamond", "elements": ["Si", "Si"], "parameters": {"a": 5.431},
                           "variants": count, "strain": 0.03, "rattle": 0.04})
     print(f"\nLive generation on this machine (Si diamond, embedded recipe, {count} structures)")
-    from nextham.config import CONFIG_ROOT, load_config
+    from nextham.configs import CONFIG_ROOT, load_config
 
     settings = load_config(CONFIG_ROOT / "data" / "embedded.yaml")["engine"]
     for spec in specs:

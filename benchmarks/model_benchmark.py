@@ -19,7 +19,7 @@ def peak_rss_mb() -> float:
 
 
 def main():
-    from nextham.config import CONFIG_ROOT, load_config
+    from nextham.configs import CONFIG_ROOT, load_config
     from nextham.graph.datamodule import HamiltonianDataModule
     from nextham.nn.ensemble import NextHAMEnsemble
     from nextham.nn.network import count_parameters

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from nextham.config import CONFIG_ROOT, load_config
+from nextham.configs import CONFIG_ROOT, load_config
 
 
 def _train_and_test(overrides, epochs, root):

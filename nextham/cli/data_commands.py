@@ -13,7 +13,7 @@ def add_parser(subparsers):
     commands = data.add_subparsers(dest="data_command", required=True)
 
     generate = commands.add_parser("generate", help="compute H(0), H(T), S with PySCF into sharded HDF5")
-    generate.add_argument("--config", required=True, help="YAML config (see configs/data/generate.yaml)")
+    generate.add_argument("--config", required=True, help="YAML config: a path or a packaged one (data/generate.yaml, data/embedded.yaml)")
     generate.add_argument("overrides", nargs="*", help="dotted overrides, e.g. output=data/run1 workers=2")
     generate.add_argument("--no-progress", action="store_true")
     generate.set_defaults(handler=run_generate)
@@ -35,7 +35,7 @@ def add_parser(subparsers):
 
 
 def run_generate(args):
-    from ..config import load_config
+    from ..configs import load_config
     from ..dft.generate import generate_dataset
 
     config = load_config(args.config, args.overrides)

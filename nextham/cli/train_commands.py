@@ -5,7 +5,7 @@ from pathlib import Path
 
 
 def _common(parser, checkpoint=False):
-    parser.add_argument("--config", required=True, help="YAML config, e.g. configs/fit.yaml")
+    parser.add_argument("--config", required=True, help="YAML config: a path or a packaged config (fit; see `nextham configs`)")
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. trainer.max_epochs=5")
     if checkpoint:
         parser.add_argument("--ckpt", nargs="+", default=None,
@@ -40,7 +40,7 @@ def add_parser(subparsers):
 
 
 def _config(args):
-    from ..config import load_config
+    from ..configs import load_config
 
     return load_config(args.config, args.overrides)
 

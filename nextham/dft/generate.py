@@ -104,7 +104,7 @@ def _run_pool(pending, compute, engine_settings, workers, threads, accept, bar):
 
 
 def generate_dataset(config, compute=_compute_with_pyscf, progress: bool = True) -> GenerationSummary:
-    """Run the generation described by ``config`` (a mapping, see configs/data/generate.yaml).
+    """Run the generation described by ``config`` (a mapping, see nextham/configs/data/generate.yaml).
 
     ``compute(spec, engine_settings) -> (record, {symbol: basis dict})`` does one structure."""
     start = time.perf_counter()

@@ -39,7 +39,7 @@ class SOCSettings:
 
 @dataclass
 class PySCFSettings:
-    """Engine settings; the defaults are those of configs/data/generate.yaml (a test keeps them equal)."""
+    """Engine settings; the defaults are those of nextham/configs/data/generate.yaml (a test keeps them equal)."""
 
     xc: str = "pbe"
     basis: str = "SZV-MOLOPT-SR-GTH"

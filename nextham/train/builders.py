@@ -9,7 +9,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from ..config import CONFIG_ROOT, load_config
+from ..configs import CONFIG_ROOT, load_config
 from ..graph.datamodule import HamiltonianDataModule
 from .callbacks import KSpaceValidationCallback
 
@@ -18,7 +18,7 @@ OPTIMIZER_CONFIG = CONFIG_ROOT / "optimizer" / "adam.yaml"
 
 
 def optimizer_options(overrides: dict | None = None) -> dict:
-    """The optimizer section: the defaults of ``configs/optimizer/adam.yaml`` with ``overrides`` on top."""
+    """The optimizer section: the defaults of ``nextham/configs/optimizer/adam.yaml`` with ``overrides`` on top."""
     return {**load_config(OPTIMIZER_CONFIG), **(overrides or {})}
 
 

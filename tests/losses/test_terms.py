@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from nextham.config import CONFIG_ROOT, load_config
+from nextham.configs import CONFIG_ROOT, load_config
 from nextham.losses import LOSSES, CompositeLoss, build_terms
 from tests.losses.conftest import hermitian_noise, planted_ghost, prediction
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from nextham.config import CONFIG_ROOT, load_config
+from nextham.configs import CONFIG_ROOT, load_config
 from nextham.graph.datamodule import HamiltonianDataModule
 from nextham.nn.ensemble import DistanceRangeMember, NextHAMEnsemble
 from nextham.train.module import NextHAMModule

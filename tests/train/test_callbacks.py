@@ -5,7 +5,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from nextham.train.callbacks import KSpaceValidationCallback
 from nextham.graph.datamodule import HamiltonianDataModule
-from nextham.config import CONFIG_ROOT, load_config
+from nextham.configs import CONFIG_ROOT, load_config
 from nextham.train.module import NextHAMModule
 from tests.nn.test_members import TINY
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nextham.config import CONFIG_ROOT, load_config
+from nextham.configs import CONFIG_ROOT, load_config
 from nextham.evaluate.predictions import predicted_records
 from nextham.train import build_datamodule, load_module
 

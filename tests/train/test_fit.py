@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from nextham.cli.main import main
-from nextham.config import CONFIG_ROOT, load_config
+from nextham.configs import CONFIG_ROOT, load_config
 from tests.reference import gauge_mae, spinor_overlap_blocks
 from nextham.record import HamiltonianRecord
 from nextham.io.shards import ShardedDataset

@@ -3,7 +3,7 @@ import inspect
 
 import pytest
 
-from nextham.config import CONFIG_ROOT, load_config
+from nextham.configs import CONFIG_ROOT, load_config
 from nextham.graph.datamodule import HamiltonianDataModule
 from nextham.dft.pyscf_engine import PySCFSettings
 
@@ -50,3 +50,23 @@ def test_loss_defaults_are_the_loss_config():
     config = load_config(CONFIG_ROOT / "loss" / "nextham.yaml")
     assert config["kspace"] == DEFAULT_KSPACE
     assert config["trace_balance"] == inspect.signature(CompositeLoss.__init__).parameters["trace_balance"].default
+
+
+def test_packaged_configs_are_found_by_name_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    reference = load_config(CONFIG_ROOT / "fit.yaml")
+    for name in ("fit", "fit.yaml", "configs/fit.yaml"):
+        assert load_config(name) == reference
+    copy = tmp_path / "mine.yaml"  # a user's copy keeps finding the packaged sections it builds on
+    copy.write_text((CONFIG_ROOT / "fit.yaml").read_text().replace("max_epochs: 40", "max_epochs: 3"))
+    assert load_config(copy)["trainer"]["max_epochs"] == 3 and load_config(copy)["model"] == reference["model"]
+    with pytest.raises(FileNotFoundError, match="packaged configs .*fit.yaml"):
+        load_config("no_such_config")
+
+
+def test_optimizer_defaults_are_the_optimizer_config():
+    from nextham.train.builders import optimizer_options
+
+    assert optimizer_options() == load_config("optimizer/adam.yaml")
+    assert optimizer_options({"lr": 1.0})["lr"] == 1.0
+    assert load_config("fit")["optimizer"]["warmup_epochs"] == 1  # fit.yaml overrides key by key
