@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from nextham.conventions import rotate_block
 from nextham.graph.batch import collate_graphs, record_to_sample
 from nextham.graph.layout import OrbitalLayout
 from nextham.nn.network import NextHAMNet
+from nextham.testing import assert_equivariant
 from tests.conftest import random_rotation
 
 pytestmark = pytest.mark.usefixtures("float64")
@@ -20,10 +20,6 @@ SMALL = dict(num_layers=2, num_heads=2, hidden_multiplicities={0: 8, 1: 4, 2: 4,
 
 def _batch(records, layout, spinful):
     return collate_graphs([record_to_sample(r, spinful, 6.0) for r in records], layout, spinful)
-
-
-def _rotate_padded(blocks, slot_ls, rotation, spinful):
-    return np.stack([rotate_block(b, slot_ls, slot_ls, rotation, spinful) for b in blocks])
 
 
 def _network(layout, spinful, seed=0, **options):
@@ -43,13 +39,21 @@ def test_rotation_and_inversion_equivariance(embedded, spinful, spin_output, imp
     records = _records(embedded, spinful)
     network = _network(layout, spinful, spin_output=spin_output)
     rotation = random_rotation(11, improper)
-    with torch.no_grad():
-        original = network(_batch(records, layout, spinful))["delta_hamiltonian"].numpy()
-        turned = network(_batch([r.rotated(rotation, embedded.basis) for r in records], layout, spinful))
-    expected = _rotate_padded(original, layout.slot_ls, rotation, spinful)
-    assert np.abs(original).max() > 1e-3  # a non-trivial prediction
-    np.testing.assert_allclose(turned["delta_hamiltonian"].numpy(), expected, atol=1e-9)
-    assert np.abs(turned["delta_hamiltonian"].numpy() - expected).max() < 1e-5
+    deviation = assert_equivariant(network, records, layout, rotation, spinful, graph_cutoff=6.0, atol=1e-9,
+                                   min_magnitude=1e-3)  # a non-trivial prediction
+    assert deviation < 1e-5
+
+
+def test_the_equivariance_assertion_catches_a_broken_model(embedded):
+    """A predictor that ignores the rotation of its input (it returns the unrotated prediction) fails."""
+    layout = OrbitalLayout(embedded.basis)
+    records = _records(embedded, False)
+    network = _network(layout, False)
+    frozen = network(_batch(records, layout, False))["delta_hamiltonian"].detach()
+    with pytest.raises(AssertionError, match="not equivariant"):
+        assert_equivariant(lambda batch: frozen, records, layout, random_rotation(3), graph_cutoff=6.0)
+    with pytest.raises(AssertionError, match="trivially"):
+        assert_equivariant(lambda batch: 0.0 * frozen, records, layout, random_rotation(3), graph_cutoff=6.0)
 
 
 def test_translation_and_permutation_invariance(embedded):

@@ -5,7 +5,8 @@ import scipy.linalg
 import torch
 from e3nn import o3
 
-from nextham.conventions import rotate_block, wigner_D
+from nextham.conventions import wigner_D
+from nextham.testing import rotate_padded_blocks
 from nextham.nn.wigner_eckart import BlockIrreps
 from tests.conftest import random_rotation
 
@@ -49,7 +50,7 @@ def test_irreps_rotate_with_the_blocks(spinful, improper):
     converter = BlockIrreps(SLOTS, spinful=spinful)
     rotation = random_rotation(4, improper)
     blocks = random_blocks(spinful)
-    turned = np.stack([rotate_block(b, SLOTS, SLOTS, rotation, spinful) for b in blocks])
+    turned = rotate_padded_blocks(blocks, SLOTS, rotation, spinful)
     before = converter.to_sorted_irreps(torch.as_tensor(blocks)).numpy()
     after = converter.to_sorted_irreps(torch.as_tensor(turned)).numpy()
     np.testing.assert_allclose(after, before @ irreps_matrix(converter.irreps_sorted, rotation).T, atol=1e-12)
