@@ -1,3 +1,4 @@
+"""``python -m nextham``: the command line, as the ``nextham`` script."""
 import sys
 
 from .cli.main import main
