@@ -184,8 +184,6 @@ class HamiltonianRecord:
         """The same crystal rotated (or inverted) by the 3×3 orthogonal ``rotation``: positions and
         lattice turn, every block transforms with the Wigner matrices of its shells (and SU(2) on the
         spin of spinful blocks). Used for equivariance tests and rotation augmentation."""
-        from .conventions import rotate_block
-
         rotation = np.asarray(rotation, dtype=np.float64)
         shells = [basis.for_atomic_number(z).shells for z in self.atomic_numbers]
         turned = {"hamiltonian_0": None}

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from ..conventions import spin_diagonal, spin_scalar_part
+from ..errors import DataError
 from .layout import OrbitalLayout
 from ..record import HamiltonianRecord, partner_edges
 
@@ -104,8 +105,6 @@ def record_to_sample(record: HamiltonianRecord, spinful: bool, max_edge_length: 
     """Flat numpy sample of one structure; spinless records in a spinful dataset become H ⊗ I₂.
     ``max_edge_length``: keep only the pairs up to this distance (None: every stored pair)."""
     if not record.has_hamiltonian_0:
-        from ..errors import DataError
-
         raise DataError(NO_H0_MESSAGE, structure=record.label)
     if max_edge_length is not None:
         keep = record.edge_distances() <= max_edge_length + 1e-9

@@ -13,7 +13,7 @@ import torch
 from ..losses import CompositeLoss
 from ..metrics import GaugeMAE
 from ..nn.ensemble import NextHAMEnsemble
-from .builders import build_optimizer, optimizer_options
+from .optimizer import build_optimizer, optimizer_options
 
 
 class NonFiniteLossError(FloatingPointError):

@@ -65,7 +65,7 @@ def test_packaged_configs_are_found_by_name_from_any_directory(tmp_path, monkeyp
 
 
 def test_optimizer_defaults_are_the_optimizer_config():
-    from nextham.train.builders import optimizer_options
+    from nextham.train.optimizer import optimizer_options
 
     assert optimizer_options() == load_config("optimizer/adam.yaml")
     assert optimizer_options({"lr": 1.0})["lr"] == 1.0
