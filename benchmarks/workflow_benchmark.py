@@ -35,7 +35,7 @@ def _train_and_test(overrides, epochs, root):
     fit(config, resume=False)
     seconds = time.perf_counter() - start
     data = build_datamodule(config)
-    module = load_module(config, data, [Path(root) / "checkpoints" / "last.ckpt"])
+    module = load_module([Path(root) / "checkpoints" / "last.ckpt"])
     report = run_test(module, data, config["callbacks"]["kspace"], Path(root) / "test", band_plots=0)
     return report, seconds
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import config_commands, data_commands, train_commands
+from . import config_commands, data_commands, predict_commands, train_commands
 
 COMMANDS = {
     "data": data_commands,
-    "train": train_commands,  # fit, test, predict, bands
+    "train": train_commands,  # fit, test, bands
+    "predict": predict_commands,
     "configs": config_commands,
 }
 

@@ -1,11 +1,12 @@
-"""``nextham fit | test | predict | bands``."""
+"""``nextham fit | test | bands`` (and the checkpoint and data plumbing ``predict`` shares)."""
 from __future__ import annotations
 
 from pathlib import Path
 
 
-def _common(parser, checkpoint=False):
-    parser.add_argument("--config", required=True, help="YAML config: a path or a packaged config (fit; see `nextham configs`)")
+def _common(parser, checkpoint=False, config_required=True):
+    parser.add_argument("--config", required=config_required,
+                        help="YAML config: a path or a packaged config (fit; see `nextham configs`)")
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. trainer.max_epochs=5")
     if checkpoint:
         parser.add_argument("--ckpt", nargs="+", default=None,
@@ -23,14 +24,6 @@ def add_parser(subparsers):
     _common(test, checkpoint=True)
     test.add_argument("--split", default="test")
     test.set_defaults(handler=run_test)
-
-    predict = subparsers.add_parser("predict", help="write predicted Ĥ as nextham shards and DeepH folders")
-    _common(predict, checkpoint=True)
-    predict.add_argument("--split", default="test")
-    predict.add_argument("--out", required=True, help="output folder (shards/ and deeph/ inside)")
-    predict.add_argument("--spinful", action="store_true",
-                         help="write spinless structures as H ⊗ I2 too (a DeepH-pack training set is all one kind)")
-    predict.set_defaults(handler=run_predict)
 
     bands = subparsers.add_parser("bands", help="band-structure PNG, DFT vs predicted, for one structure")
     _common(bands, checkpoint=True)
@@ -62,7 +55,9 @@ def _data_and_module(args):
     config = _config(args)
     data = build_datamodule(config)
     checkpoints = _checkpoints(args, config)
-    return config, data, load_module(config, data, checkpoints), checkpoints
+    module = load_module(checkpoints)
+    data.set_spinful(module.hparams.spinful, model=f"checkpoint {', '.join(map(str, checkpoints))}")
+    return config, data, module, checkpoints
 
 
 def run_fit(args):
@@ -88,16 +83,6 @@ def run_test(args):
     report = test(module, data, config["callbacks"]["kspace"], output, split=args.split, checkpoints=checkpoints)
     print(format_report(report))
     print(f"report, plots and predictions in {output}")
-    return 0
-
-
-def run_predict(args):
-    from ..evaluate.predictions import save_predictions
-
-    config, data, module, _ = _data_and_module(args)
-    out = Path(args.out)
-    save_predictions(module, data, args.split, out / "shards", deeph_folder=out / "deeph", spinful=args.spinful)
-    print(f"predicted Ĥ written to {out / 'shards'} (nextham shards) and {out / 'deeph'} (DeepH, hamiltonian_pred.h5)")
     return 0
 
 

@@ -45,9 +45,14 @@ def structure_specs(config) -> list:
 
 def engine_settings_for(spec, engine_settings: dict) -> dict:
     """The config's engine section with the spec's per-entry overrides on top (``soc`` merged too)."""
-    merged = {**engine_settings, **spec.engine_overrides}
-    if "soc" in spec.engine_overrides:
-        merged["soc"] = {**engine_settings.get("soc", {}), **spec.engine_overrides["soc"]}
+    return merge_engine_settings(engine_settings, spec.engine_overrides)
+
+
+def merge_engine_settings(engine_settings: dict, overrides: dict) -> dict:
+    """``engine_settings`` with ``overrides`` on top, the ``soc`` section merged key by key."""
+    merged = {**engine_settings, **overrides}
+    if "soc" in overrides:
+        merged["soc"] = {**engine_settings.get("soc", {}), **overrides["soc"]}
     return merged
 
 

@@ -237,7 +237,8 @@ def zeroth_step_blocks(spec: StructureSpec, settings: PySCFSettings) -> tuple[Ha
     if not spinful:
         matrices_R = {name: m.real for name, m in matrices_R.items()}
     record = _blocks_from_real_space(spec, cell, element_basis, matrices_R, translations, ft_mesh, settings, spinful)
-    record.metadata.update({**spec.metadata, "has_scf_target": False, "ft_kmesh": ft_mesh,
+    record.num_electrons = float(cell.nelectron)
+    record.metadata.update({**spec.metadata, "has_scf_target": False, "ft_kmesh": ft_mesh, "engine": "pyscf",
                             "timings": {"total_s": time.perf_counter() - start}})
     return record, element_basis
 

@@ -158,6 +158,16 @@ class HamiltonianDataModule(L.LightningDataModule):
         return DataLoader(structures, batch_sampler=sampler, num_workers=self.hparams.num_workers,
                           collate_fn=collate, persistent_workers=False)
 
+    def set_spinful(self, spinful: bool, model: str = "the model"):
+        """Batch as a trained model needs: spinful (spinless structures enter as H ⊗ I₂ and are scored in
+        their own representation) or spinless, which data holding spin–orbit structures cannot be."""
+        if not spinful and self.dataset.has_spinful:
+            soc = [r.label for r in self.dataset if r.spinful][:3]
+            raise DataError(f"{model} was trained on spinless data and cannot predict spin–orbit Hamiltonians "
+                            f"(this dataset holds some, e.g. {', '.join(soc)}); train on data that include "
+                            f"spin–orbit structures, or evaluate on spinless ones", path=self.root)
+        self.spinful = bool(spinful)
+
     def collate(self, records, all_pairs: bool = True):
         """One batch of ``records`` exactly as :meth:`loader` would make it (every stored pair, or only
         the graph's; spinless records of a spinful dataset as H ⊗ I₂)."""

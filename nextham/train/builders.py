@@ -18,10 +18,27 @@ def build_datamodule(config) -> HamiltonianDataModule:
     return HamiltonianDataModule(**config["data"])
 
 
+def dataset_card(data: HamiltonianDataModule) -> dict:
+    """What a checkpoint must carry to predict a structure it has never seen: the basis of every element
+    (the orbital layout), the engine settings the data were made with (to rebuild H(0) and S exactly),
+    the graph cutoff and the dtype the network was fed."""
+    provenance = data.dataset.manifest.get("provenance", {})
+    return {"basis": data.dataset.basis.to_dict(), "engine": provenance.get("engine"),
+            "engine_settings": provenance.get("settings"), "engine_overrides": engine_overrides(provenance),
+            "graph_cutoff": data.hparams.max_edge_length_angstrom, "dtype": data.hparams.dtype, "root": str(data.root)}
+
+
+def engine_overrides(provenance: dict) -> list:
+    """The per-entry engine settings of a generation recipe ([{elements, engine}]): a structure made of
+    these elements was computed with them (e.g. the Al compounds' longer Fourier range)."""
+    return [{"elements": sorted(set(entry["elements"])), "engine": dict(entry["engine"])}
+            for entry in provenance.get("library", []) or [] if entry.get("engine")]
+
+
 def build_module(config, data: HamiltonianDataModule) -> NextHAMModule:
     return NextHAMModule(data.layout.slot_ls, data.spinful, model=config["model"], loss=config["loss"],
                          optimizer=config.get("optimizer"), members_to_train=config.get("members_to_train", "all"),
-                         seed=int(config.get("seed", 0)))
+                         seed=int(config.get("seed", 0)), dataset=dataset_card(data))
 
 
 def build_trainer(config, **overrides) -> L.Trainer:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .builders import CHECKPOINT_DIR, build_module
+from .builders import CHECKPOINT_DIR, engine_overrides
 from .module import NextHAMModule
 
 
@@ -30,8 +30,9 @@ def checkpoint_files(paths) -> list:
     return files
 
 
-def load_module(config, data, checkpoints) -> NextHAMModule:
-    """One module holding the members of all ``checkpoints`` (members trained separately combine)."""
+def load_module(checkpoints) -> NextHAMModule:
+    """One module (in eval mode, on the CPU) holding the members of all ``checkpoints`` (files or run
+    directories; members trained separately combine)."""
     files = checkpoint_files(checkpoints)
     modules = [NextHAMModule.load_from_checkpoint(f, map_location="cpu", weights_only=False) for f in files]
     if len(modules) == 1:
@@ -42,7 +43,28 @@ def load_module(config, data, checkpoints) -> NextHAMModule:
             if member.name in members:
                 raise ValueError(f"member {member.name} appears in more than one checkpoint")
             members[member.name] = member
-    combined = build_module({**config, "members_to_train": list(members)}, data)
+    combined = NextHAMModule(**{**modules[0].hparams, "members_to_train": list(members)})
     for member in combined.ensemble.members:
         member.load_state_dict(members[member.name].state_dict())
     return combined.eval()
+
+
+def dataset_card(module: NextHAMModule, checkpoint) -> dict:
+    """The module's dataset card (basis, engine settings, graph cutoff, dtype). A checkpoint written
+    before cards existed gets one from the dataset it was trained on (the embedded one by default)."""
+    card = module.hparams.get("dataset")
+    if card:
+        return dict(card)
+    import torch
+
+    from ..datasets import embedded_dataset_path
+    from ..io.shards import ShardedDataset
+
+    hyper = torch.load(checkpoint_files([checkpoint])[0], map_location="cpu", weights_only=False).get(
+        "datamodule_hyper_parameters", {})
+    dataset = ShardedDataset(hyper.get("root") or embedded_dataset_path())
+    provenance = dataset.manifest.get("provenance", {})
+    return {"basis": dataset.basis.to_dict(), "engine": provenance.get("engine"),
+            "engine_settings": provenance.get("settings"), "engine_overrides": engine_overrides(provenance),
+            "graph_cutoff": hyper.get("max_edge_length_angstrom", 8.0), "dtype": hyper.get("dtype", "float64"),
+            "root": str(dataset.root)}

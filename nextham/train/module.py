@@ -22,7 +22,10 @@ class NonFiniteLossError(FloatingPointError):
 
 class NextHAMModule(L.LightningModule):
     def __init__(self, slot_ls, spinful: bool, model: dict, loss: dict, optimizer: dict | None = None,
-                 members_to_train="all", seed: int = 0):
+                 members_to_train="all", seed: int = 0, dataset: dict | None = None):
+        """``dataset``: what predicting a new structure needs of the training data, kept in the
+        checkpoint (:func:`~nextham.train.builders.dataset_card`): basis, engine settings, graph cutoff,
+        dtype."""
         super().__init__()
         self.save_hyperparameters()
         members = model["members"]

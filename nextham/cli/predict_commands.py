@@ -1,0 +1,90 @@
+"""``nextham predict``: Ĥ of new structures (``--structure FILE|FOLDER ...``, any format ASE reads), or
+of a dataset split (``--config ... --split``) for comparison with its DFT answers."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from .train_commands import _checkpoints, _common, _config, _data_and_module
+
+
+def add_parser(subparsers):
+    predict = subparsers.add_parser("predict", help="Ĥ, bands, DOS and DeepH files of new structures (--structure), "
+                                                    "or predictions for a dataset split")
+    _common(predict, checkpoint=True, config_required=False)
+    predict.add_argument("--structure", nargs="+", default=None, metavar="FILE",
+                         help="structure files or folders of them (CIF, POSCAR, extxyz, ... anything ASE reads)")
+    predict.add_argument("--out", required=True, help="output folder")
+    predict.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    predict.add_argument("--memory-gb", type=float, default=None,
+                         help="refuse structures estimated to need more (default 80%% of available memory)")
+    predict.add_argument("--engine", default=None, metavar="CONFIG",
+                         help="a config whose engine section replaces the checkpoint's engine settings")
+    predict.add_argument("--split", default="test", help="dataset mode: the split to predict")
+    predict.add_argument("--spinful", action="store_true",
+                         help="write spinless structures as H ⊗ I2 too (a DeepH-pack training set is all one kind)")
+    predict.set_defaults(handler=run_predict)
+
+
+def run_predict(args):
+    if args.structure:
+        return predict_structures(args)
+    if not args.config:
+        raise ValueError("give --structure FILE ... (new structures) or --config (a dataset split)")
+    from ..evaluate.predictions import save_predictions
+
+    config, data, module, _ = _data_and_module(args)
+    out = Path(args.out)
+    save_predictions(module, data, args.split, out / "shards", deeph_folder=out / "deeph", spinful=args.spinful)
+    print(f"predicted Ĥ written to {out / 'shards'} (nextham shards) and {out / 'deeph'} (DeepH, hamiltonian_pred.h5)")
+    return 0
+
+
+def predict_structures(args) -> int:
+    from tqdm.auto import tqdm
+
+    from ..configs import load_config
+    from ..errors import DataError
+    from ..io.shards import DatasetWriter
+    from ..predict import Predictor, read_structures
+
+    if not args.ckpt and not args.config:
+        raise ValueError("give the trained model: --ckpt FILE_OR_RUN_DIR (or --config of the run)")
+    checkpoints = args.ckpt or _checkpoints(args, _config(args))
+    engine = load_config(args.engine)["engine"] if args.engine else None
+    predictor = Predictor(checkpoints, device=args.device, memory_gb=args.memory_gb, engine_settings=engine)
+    structures = read_structures(args.structure)
+    out = Path(args.out)
+    writer = DatasetWriter(out / "shards", predictor.basis, split_fractions={"predicted": 1.0},
+                           provenance={"predicted_by": "nextham predict", "checkpoints": predictor.checkpoints})
+    summaries, failed, seen = [], {}, set()
+    for label, atoms, path in tqdm(structures, desc="predict", unit="structure"):
+        while label in seen:
+            label += "_"
+        seen.add(label)
+        try:
+            result = predictor(atoms, label, path)
+        except DataError as error:
+            failed[label] = str(error)
+            print(f"nextham: error: {error}", file=sys.stderr)
+            continue
+        result.write(out / label, spinful=args.spinful)
+        writer.append_shard([result.record])
+        summaries.append(result.summary())
+    (out / "summary.json").write_text(json.dumps({"structures": summaries, "failed": failed}, indent=1, default=float))
+    print(format_summaries(summaries))
+    print(f"per structure in {out}/<label>/: hamiltonian.h5 (Ĥ), hamiltonian_0.h5, overlap.h5, POSCAR, info.json "
+          f"(DeepH-pack), bands.png, summary.json; all as nextham shards in {out / 'shards'}")
+    return 1 if failed else 0
+
+
+def format_summaries(summaries) -> str:
+    header = (f"{'structure':<24}{'atoms':>6}{'pairs':>7}{'gap eV':>8}{'E_F eV':>9}{'H(0)+S s':>10}{'graph s':>9}"
+              f"{'network s':>10}{'eigen s':>9}")
+    lines = [header, "-" * len(header)]
+    for s in summaries:
+        t = s["timings_s"]
+        lines.append(f"{s['label']:<24}{s['atoms']:>6}{s['pairs']:>7}{s['band_gap_ev']:>8.3f}{s['fermi_energy_ev']:>9.3f}"
+                     f"{t['h0_and_overlap_s']:>10.2f}{t['graph_s']:>9.3f}{t['inference_s']:>10.3f}{t['eigensolver_s']:>9.3f}")
+    return "\n".join(lines)

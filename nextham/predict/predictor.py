@@ -1,0 +1,175 @@
+"""Predicting the Hamiltonian of a structure nobody has computed: H(0) and S from the engine the
+training data were made with (no SCF), then the ensemble; Ĥ over every pair the engine stores
+(members inside their ranges, H(0) elsewhere), with a timing breakdown."""
+from __future__ import annotations
+
+import os
+import time
+
+import numpy as np
+import torch
+
+from ..conventions import BasisSet
+from ..errors import BasisMismatchError, DataError, UnknownElementError
+from ..graph.batch import collate_graphs, record_to_sample, unpad_blocks
+from ..graph.layout import OrbitalLayout
+from ..record import HamiltonianRecord
+from ..train.checkpoints import checkpoint_files, dataset_card, load_module
+from .result import PredictedHamiltonian
+from .structures import structure_spec
+
+BYTES_PER_EDGE_IN_NETWORK = 4096  # per padded block entry and edge: activations of the largest demo network
+
+
+def available_memory_bytes() -> int:
+    """MemAvailable of this machine (Linux), else 8 GiB."""
+    try:
+        with open("/proc/meminfo") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 8 * 1024 ** 3
+
+
+class Predictor:
+    """A trained model ready for new structures.
+
+    ``checkpoints``: files or run directories (members trained separately combine). ``device``: "cpu",
+    "cuda" or a torch device. ``memory_gb``: refuse structures whose estimated peak memory exceeds it
+    (default 80 % of the memory available now). ``engine_settings``: override the settings the
+    checkpoint carries (e.g. for a checkpoint of imported data, which carries none)."""
+
+    def __init__(self, checkpoints, device="cpu", memory_gb: float | None = None, engine_settings: dict | None = None):
+        from ..dft.pyscf_engine import PySCFSettings
+
+        files = checkpoint_files([checkpoints] if isinstance(checkpoints, (str, os.PathLike)) else checkpoints)
+        self.checkpoints = [str(f) for f in files]
+        self.module = load_module(files)
+        self.card = dataset_card(self.module, files[0])
+        settings = engine_settings or self.card.get("engine_settings")
+        self.engine_overrides = [] if engine_settings else list(self.card.get("engine_overrides") or [])
+        if not settings:
+            raise DataError("the checkpoint's training data carry no engine settings (imported DFT data): "
+                            "H(0) of a new structure cannot be rebuilt as the model expects; pass the settings "
+                            "the data were made with (--engine CONFIG)", path=self.checkpoints[0])
+        self.engine_settings = dict(settings)
+        self.settings = PySCFSettings.from_dict(settings)
+        self.basis = BasisSet.from_dict(self.card["basis"])
+        self.layout = OrbitalLayout(self.basis)
+        self.spinful_model = bool(self.module.hparams.spinful)
+        self.graph_cutoff = self.card.get("graph_cutoff")
+        self.dtype = getattr(torch, self.card.get("dtype") or "float64")
+        self.device = torch.device(device)
+        self.module = self.module.to(self.device)
+        self.memory_bytes = memory_gb * 1024 ** 3 if memory_gb else 0.8 * available_memory_bytes()
+
+    def settings_for(self, symbols):
+        """The engine settings the training data used for a structure of these elements: the recipe's
+        settings with the per-entry overrides of every entry made of a subset of them."""
+        from ..dft.generate import merge_engine_settings
+        from ..dft.pyscf_engine import PySCFSettings
+
+        merged = dict(self.engine_settings)
+        for entry in self.engine_overrides:
+            if set(entry["elements"]) <= set(symbols):
+                merged = merge_engine_settings(merged, entry["engine"])
+        return PySCFSettings.from_dict(merged)
+
+    # ------------------------------------------------------------------ checks before any DFT
+    def _soc_elements(self) -> set:
+        """Elements whose basis in the checkpoint is the spin–orbit engine's (an SO-ECP)."""
+        ecp = self.settings.soc.ecp
+        return {s for s, b in self.basis.elements.items() if s in ecp and b.pseudopotential == ecp[s]}
+
+    def spec(self, atoms, label: str, path=None):
+        """Checked engine input for ``atoms``: known elements, one engine recipe, fits the memory budget."""
+        symbols = sorted(set(atoms.get_chemical_symbols()))
+        unknown = [s for s in symbols if s not in self.basis]
+        if unknown:
+            raise UnknownElementError(
+                f"element(s) {', '.join(unknown)} have no basis in this checkpoint (it knows "
+                f"{', '.join(sorted(self.basis.elements))}); train on data that include them", path=path, structure=label)
+        soc = [s for s in symbols if s in self._soc_elements()]
+        if soc and len(soc) != len(symbols):
+            raise BasisMismatchError(
+                f"{', '.join(soc)} carry the spin–orbit basis in this checkpoint and "
+                f"{', '.join(sorted(set(symbols) - set(soc)))} the scalar-relativistic one; no engine recipe of the "
+                f"training data combines them", path=path, structure=label)
+        if soc and not self.spinful_model:
+            raise DataError("this checkpoint was trained on spinless data and cannot predict spin–orbit "
+                            "Hamiltonians", path=path, structure=label)
+        spec = structure_spec(atoms, label, path, soc=bool(soc))
+        need = self.memory_estimate(spec)
+        if need > self.memory_bytes:
+            raise DataError(f"needs about {need / 1024 ** 3:.1f} GB (H(0) and S on a dense k-mesh of "
+                            f"{self._ft_points(spec)} points plus the network), more than the budget of "
+                            f"{self.memory_bytes / 1024 ** 3:.1f} GB; raise --memory-gb or run on a larger machine",
+                            path=path, structure=label)
+        return spec
+
+    def _ft_points(self, spec) -> int:
+        from ..kspace import mesh_for_length
+
+        scf = mesh_for_length(spec.lattice, self.settings.scf_kmesh_length_angstrom)
+        ft = mesh_for_length(spec.lattice, 2 * self.settings_for(spec.symbols).ft_range_angstrom)
+        return int(np.prod([max(a, b) for a, b in zip(scf, ft)]))
+
+    def memory_estimate(self, spec) -> float:
+        """Bytes at the peak: k-space H(0), S and their Fourier transforms (complex, n² per k-point),
+        plus the network's activations over the padded blocks of every pair in the pair cutoff."""
+        from ase import Atoms
+        from ase.neighborlist import neighbor_list
+
+        orbitals = sum(self.basis[s].num_orbitals for s in spec.symbols) * (2 if spec.soc else 1)
+        engine = 6 * self._ft_points(spec) * orbitals ** 2 * 16
+        atoms = Atoms(spec.symbols, positions=spec.positions, cell=spec.lattice, pbc=True)
+        pairs = len(neighbor_list("i", atoms, float(self.graph_cutoff or self.settings.pair_cutoff_angstrom))) + len(atoms)
+        size = self.layout.num_orbitals * (2 if self.spinful_model else 1)
+        return float(engine + pairs * size * size * BYTES_PER_EDGE_IN_NETWORK)
+
+    # ------------------------------------------------------------------ prediction
+    def __call__(self, atoms, label: str | None = None, path=None) -> PredictedHamiltonian:
+        """Ĥ of ``atoms`` (an ase.Atoms)."""
+        from ..dft.pyscf_engine import zeroth_step_blocks
+
+        label = label or atoms.get_chemical_formula()
+        timings = {}
+        start = time.perf_counter()
+        spec = self.spec(atoms, label, path)
+        record, element_basis = zeroth_step_blocks(spec, self.settings_for(spec.symbols))
+        for symbol, basis in element_basis.items():
+            if basis.shells != self.basis[symbol].shells:
+                raise BasisMismatchError(f"the engine gives {symbol} shells {list(basis.shells)}, the checkpoint "
+                                         f"{list(self.basis[symbol].shells)}: the engine settings differ from the "
+                                         f"training data's", path=path, structure=label)
+        timings["h0_and_overlap_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        batch = collate_graphs([record_to_sample(record, self.spinful_model)], self.layout, self.spinful_model,
+                               self.dtype, graph_cutoff=self.graph_cutoff).to(self.device)
+        timings["graph_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        with torch.no_grad():
+            output = self.module(batch)
+        (blocks,) = unpad_blocks(output["hamiltonian"], batch, self.layout)
+        dtype = np.complex128 if record.spinful else np.float64
+        predicted = record.replace(hamiltonian=HamiltonianRecord.flatten_blocks(blocks).astype(dtype),
+                                   hamiltonian_0=record.hamiltonian_0.astype(dtype))
+        predicted.metadata.update({"prediction": True, "checkpoints": self.checkpoints,
+                                   "member_of_edge": output["member_of_edge"].cpu().tolist()})
+        timings["inference_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        occupation = predicted.occupation()
+        predicted.fermi_energy = occupation["fermi_energy"]
+        timings["eigensolver_s"] = time.perf_counter() - start
+        return PredictedHamiltonian(predicted, self.basis, atoms.copy(), occupation, timings)
+
+    def __repr__(self):
+        return (f"Predictor({len(self.module.ensemble.members)} members, {'spinful' if self.spinful_model else 'spinless'}, "
+                f"elements {', '.join(sorted(self.basis.elements))}, device {self.device})")
+
+
+def predict(atoms, checkpoints, **options) -> PredictedHamiltonian:
+    """One-call form: ``predict(ase.io.read("Si.cif"), "runs/embedded")``."""
+    return Predictor(checkpoints, **options)(atoms)

@@ -1,0 +1,124 @@
+"""A predicted Hamiltonian in the hands of its user: Ĥ(R), H(0)(R), S(R) blocks, bands along ASE's
+automatic high-symmetry path, the DOS, a band + DOS figure with E_F and the gap, a JSON summary, and
+a DeepH-pack folder that DeepH-dock reads as it is (``hamiltonian.h5`` holds Ĥ)."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..conventions import BasisSet
+from ..kspace import monkhorst_pack
+from ..record import HamiltonianRecord
+
+
+@dataclass
+class PredictedHamiltonian:
+    """``record.hamiltonian`` = Ĥ, ``record.hamiltonian_0`` = H(0), ``record.overlap`` = S (eV, Å, the
+    canonical orbital order; :meth:`HamiltonianRecord.blocks` gives them per pair (i, j, R))."""
+
+    record: HamiltonianRecord
+    basis: BasisSet
+    atoms: object
+    occupation: dict
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        return self.record.label
+
+    @property
+    def fermi_energy(self) -> float:
+        return float(self.occupation["fermi_energy"])
+
+    @property
+    def band_gap(self) -> float:
+        return float(self.occupation["band_gap"])
+
+    def blocks(self, kind: str = "hamiltonian") -> list:
+        """Per-pair blocks of ``hamiltonian`` (Ĥ), ``hamiltonian_0`` or ``overlap``."""
+        return self.record.blocks(kind)
+
+    def bands(self, path=None, npoints: int = 120, kind: str = "hamiltonian") -> dict:
+        """Eigenvalues (eV) along ``path``: an ASE path string ("GXWKGLUWLK,UX") or BandPath; default
+        ASE's automatic high-symmetry path of the cell. Returns kpoints (fractional), x, energies
+        (K, n), special x and labels, and E_F."""
+        bandpath = self.atoms.cell.bandpath(path, npoints=npoints) if not hasattr(path, "kpts") else path
+        x, special_x, labels = bandpath.get_linear_kpoint_axis()
+        energies = self.record.eigenvalues(bandpath.kpts, kind)
+        return {"kpoints": bandpath.kpts, "x": x, "energies": energies, "special_x": special_x,
+                "labels": [("Γ" if label == "G" else label) for label in labels], "fermi_energy": self.fermi_energy,
+                "path": bandpath.path}
+
+    def dos(self, mesh=None, width_ev: float = 0.1, energies=None, kind: str = "hamiltonian") -> dict:
+        """Density of states (states / eV / cell, spin included) with Gaussian broadening ``width_ev`` on
+        a Γ-centred ``mesh`` (default ~25 Å⁻¹ of k-density along each axis)."""
+        mesh = mesh or [max(1, math.ceil(25.0 / np.linalg.norm(a))) for a in self.record.lattice]
+        eigenvalues = self.record.eigenvalues(monkhorst_pack(mesh), kind)
+        weight = (1.0 if self.record.spinful else 2.0) / len(eigenvalues)  # per k-point, spin included
+        eigenvalues = eigenvalues.ravel()
+        if energies is None:
+            energies = np.linspace(eigenvalues.min() - 1.0, eigenvalues.max() + 1.0, 1200)
+        gaussians = np.exp(-0.5 * ((energies[:, None] - eigenvalues[None, :]) / width_ev) ** 2)
+        dos = weight * gaussians.sum(axis=1) / (width_ev * math.sqrt(2 * math.pi))
+        return {"energies": energies, "dos": dos, "mesh": list(mesh), "fermi_energy": self.fermi_energy}
+
+    def plot(self, path, window_ev=(-6.0, 6.0)):
+        """Bands (E − E_F) beside the DOS, E_F marked, the gap named; written to ``path`` (PNG)."""
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        bands, dos = self.bands(), self.dos()
+        fermi = self.fermi_energy if math.isfinite(self.fermi_energy) else 0.0
+        figure, (axis, side) = plt.subplots(1, 2, figsize=(7.5, 4.5), dpi=110, sharey=True,
+                                            gridspec_kw={"width_ratios": [3, 1]})
+        for band in (bands["energies"] - fermi).T:
+            axis.plot(bands["x"], band, color="tab:red", lw=1.0)
+        for tick in bands["special_x"]:
+            axis.axvline(tick, color="0.8", lw=0.8)
+        for where in (axis, side):
+            where.axhline(0.0, color="0.4", lw=0.8, ls="--")
+        axis.set_xticks(bands["special_x"], bands["labels"])
+        axis.set_xlim(bands["x"][0], bands["x"][-1])
+        axis.set_ylim(*window_ev)
+        axis.set_ylabel("E − E_F (eV)")
+        gap = "metal" if self.occupation.get("metallic") else f"gap {self.band_gap:.3f} eV"
+        axis.set_title(f"{self.label} ({self.record.formula}) — predicted Ĥ, {gap}", fontsize=10)
+        side.plot(dos["dos"], dos["energies"] - fermi, color="tab:red", lw=1.0)
+        side.set_xlabel("DOS (states/eV)")
+        side.set_xlim(left=0.0)
+        figure.tight_layout()
+        figure.savefig(path)
+        plt.close(figure)
+        return Path(path)
+
+    def summary(self) -> dict:
+        return {"label": self.label, "formula": self.record.formula, "atoms": self.record.num_atoms,
+                "pairs": self.record.num_edges, "spinful": self.record.spinful,
+                "electrons": self.record.num_electrons, "fermi_energy_ev": self.fermi_energy,
+                "band_gap_ev": self.band_gap, "vbm_ev": self.occupation["vbm"], "cbm_ev": self.occupation["cbm"],
+                "metallic": self.occupation["metallic"], "timings_s": dict(self.timings),
+                "checkpoints": self.record.metadata.get("checkpoints")}
+
+    def to_deeph(self, folder, spinful: bool = False) -> Path:
+        """A DeepH-pack 1.0 structure folder: POSCAR, info.json (E_F, electron count), ``hamiltonian.h5`` =
+        Ĥ (what DeepH-dock reads), ``hamiltonian_0.h5`` = H(0), ``overlap.h5`` = S. ``spinful`` writes a
+        spinless structure as H ⊗ I₂."""
+        from ..io.deeph import write_deeph
+
+        record = self.record.as_spinful() if spinful else self.record
+        write_deeph(folder, record, self.basis)
+        return Path(folder)
+
+    def write(self, folder, spinful: bool = False) -> Path:
+        """Everything for one structure in ``folder``: the DeepH folder, bands.png and summary.json."""
+        folder = Path(folder)
+        self.to_deeph(folder, spinful=spinful)
+        self.plot(folder / "bands.png")
+        (folder / "summary.json").write_text(json.dumps(self.summary(), indent=1, default=float))
+        return folder

@@ -1,0 +1,64 @@
+"""Predicting structures nobody has computed: the engine rebuilds the dataset's own H(0) and S, the
+ensemble gives the Ĥ the test report gives, the export reads back; bad input is named before any DFT."""
+import json
+
+import numpy as np
+import pytest
+from ase import Atoms
+from ase.build import bulk
+from ase.io import write
+
+from nextham.cli.main import main
+from nextham.errors import BasisMismatchError, DataError, UnknownElementError
+from nextham.io.deeph import read_deeph
+from tests.predict.conftest import FIXTURE
+
+
+def _atoms(record):
+    symbols = [int(z) for z in record.atomic_numbers]
+    return Atoms(numbers=symbols, positions=record.positions, cell=record.lattice, pbc=True)
+
+
+@pytest.mark.slow
+def test_a_poscar_of_an_embedded_structure_gives_its_blocks_and_the_test_prediction(tmp_path, embedded, old_checkpoint):
+    label = "AlP-zincblende-001"  # validation split; an Al compound, computed with its entry's longer range
+    truth = embedded.read(label)
+    poscar = tmp_path / "AlP.vasp"
+    write(poscar, _atoms(truth), format="vasp", direct=True)
+    out = tmp_path / "out"
+    assert main(["predict", "--ckpt", str(old_checkpoint), "--structure", str(poscar), "--out", str(out)]) == 0
+    folder = out / "AlP"
+    assert {"hamiltonian.h5", "hamiltonian_0.h5", "overlap.h5", "POSCAR", "info.json", "bands.png",
+            "summary.json"} <= {p.name for p in folder.iterdir()}
+    predicted, _ = read_deeph(folder)  # hamiltonian.h5 holds Ĥ: what DeepH-dock's calc-band reads
+    summary = json.loads((folder / "summary.json").read_text())
+    assert summary["electrons"] == truth.num_electrons == 8 and summary["band_gap_ev"] > 0
+    assert set(summary["timings_s"]) == {"h0_and_overlap_s", "graph_s", "inference_s", "eigensolver_s"}
+    expected = np.load(FIXTURE / "prediction_val.npz")[label]  # Ĥ of this checkpoint in `nextham test`
+    expected_blocks = truth.replace(hamiltonian=expected).blocks("hamiltonian")
+    lookup = predicted.edge_lookup()
+    assert len(lookup) >= truth.num_edges
+    for e, key in enumerate(truth.edge_lookup()):
+        mine = lookup[key]
+        np.testing.assert_allclose(predicted.blocks("overlap")[mine], truth.blocks("overlap")[e], atol=1e-6)
+        np.testing.assert_allclose(predicted.blocks("hamiltonian_0")[mine], truth.blocks("hamiltonian_0")[e], atol=2e-5)
+        np.testing.assert_allclose(predicted.blocks("hamiltonian")[mine], expected_blocks[e], atol=2e-5)
+
+
+def test_bad_structures_are_named_before_any_dft(tmp_path, predictor):
+    def refused(atoms, error, match):
+        with pytest.raises(error, match=match):
+            predictor.spec(atoms, "bad", tmp_path / "bad.cif")
+
+    refused(Atoms("Si2", positions=[[0, 0, 0], [0, 0, 2.3]]), DataError, "not a periodic crystal")
+    overlapping = bulk("Si", "diamond", a=5.43)
+    overlapping.positions[1] = overlapping.positions[0] + [0.1, 0.0, 0.0]
+    refused(overlapping, DataError, r"atoms 0 \(Si\) and 1 \(Si\) are 0.100 Å apart")
+    refused(bulk("Fe", "bcc", a=2.87), UnknownElementError, "Fe have no basis in this checkpoint")
+    refused(Atoms("CsSi", scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5]], cell=np.eye(3) * 4.1, pbc=True),
+            BasisMismatchError, "Cs carry the spin–orbit basis")
+    huge = bulk("Si", "diamond", a=5.43).repeat((12, 12, 12))
+    refused(huge, DataError, "more than the budget")
+    (tmp_path / "garbage.cif").write_text("this is not a crystal\n")
+    assert main(["predict", "--ckpt", str(predictor.checkpoints[0]), "--structure", str(tmp_path / "garbage.cif"),
+                 "--out", str(tmp_path / "out")]) == 2
