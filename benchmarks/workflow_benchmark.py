@@ -1,15 +1,13 @@
 """The user's workflow, measured on the embedded data (CPU). Prints tables; nothing is asserted.
 
     python benchmarks/workflow_benchmark.py accuracy [--epochs 30]   # model vs H(0) baseline vs ablation
-    python benchmarks/workflow_benchmark.py speed [--structures 2]   # H(0) + inference vs full PySCF SCF
     python benchmarks/workflow_benchmark.py throughput               # training structures/s, peak memory
 
 (a) accuracy: the same training budget for the default model, for the default model with per-element
     embeddings added, and for the random-embedding ablation (no H(0) features, per-element embeddings
     instead); Gauge MAE and bands on the held-out test split, beside the H(0)-only baseline.
-(b) speed: for fresh strained Si and AlP cells, the zeroth-step H(0) (atomic densities + one Fock
-    build on the dense k-mesh) plus model inference, against the full recipe (SCF + H(T)).
-(c) training throughput with configs/fit.yaml and the peak resident memory.
+(b) training throughput with the packaged fit config and the peak resident memory.
+Time to a Hamiltonian (SCF vs prediction) is benchmarks/time_to_hamiltonian.py.
 """
 from __future__ import annotations
 
@@ -62,40 +60,6 @@ def accuracy(args):
               f"{report['ghost_states']:>8d}{seconds:>9.0f}")
 
 
-def speed(args):
-    from nextham.graph.batch import collate_graphs, record_to_sample
-    from nextham.dft.prototypes import expand_entry
-    from nextham.dft.pyscf_engine import PySCFSettings, compute_structure, zeroth_step_blocks
-    from nextham.train import build_datamodule, build_module
-
-    engine = load_config(CONFIG_ROOT / "data" / "embedded.yaml")["engine"]
-    config = load_config(CONFIG_ROOT / "fit.yaml")
-    data = build_datamodule(config)
-    module = build_module(config, data).eval()
-    specs = [expand_entry({"prototype": "diamond", "elements": ["Si", "Si"], "parameters": {"a": 5.431},
-                           "variants": args.structures + 1, "strain": 0.03, "rattle": 0.04}, seed=7)[-1],
-             expand_entry({"prototype": "zincblende", "elements": ["Al", "P"], "parameters": {"a": 5.463},
-                           "variants": args.structures + 1, "strain": 0.03, "rattle": 0.04}, seed=7)[-1]]
-    print("\nH(0) + model inference vs the full SCF recipe (seconds, this machine)")
-    header = f"{'structure':<24}{'H(0)':>8}{'inference':>11}{'SCF + H(T)':>12}{'ratio':>8}"
-    print(header + "\n" + "-" * len(header))
-    for spec in specs[: args.structures]:
-        overrides = {"pair_cutoff_angstrom": 12.0, "ft_range_angstrom": 15.0} if "Al" in spec.symbols else {}
-        settings = PySCFSettings.from_dict({**engine, **overrides})
-        start = time.perf_counter()
-        zeroth, _ = zeroth_step_blocks(spec, settings)
-        h0_seconds = time.perf_counter() - start
-        batch = collate_graphs([record_to_sample(zeroth, data.spinful, 8.0)], data.layout, data.spinful, data.dtype)
-        start = time.perf_counter()
-        with torch.no_grad():
-            module(batch)
-        inference = time.perf_counter() - start
-        start = time.perf_counter()
-        compute_structure(spec, settings)
-        full = time.perf_counter() - start
-        print(f"{spec.label:<24}{h0_seconds:>8.1f}{inference:>11.2f}{full:>12.1f}{full / (h0_seconds + inference):>8.1f}")
-
-
 def throughput(args):
     from nextham.train import build_datamodule, build_module
 
@@ -121,12 +85,11 @@ def throughput(args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("what", choices=["accuracy", "speed", "throughput"])
+    parser.add_argument("what", choices=["accuracy", "throughput"])
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--epochs-throughput", type=int, default=2)
-    parser.add_argument("--structures", type=int, default=2)
     args = parser.parse_args()
-    {"accuracy": accuracy, "speed": speed, "throughput": throughput}[args.what](args)
+    {"accuracy": accuracy, "throughput": throughput}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,144 @@
+"""Time to a Hamiltonian: the full DFT run that produces H(T) vs nextham's H(0) + S + inference, for
+supercells of Si and of SiC, side by side in one run, on the same engine settings (those the
+checkpoint's training data were made with). Prints a table and writes a log-log PNG of time vs atoms.
+
+    python benchmarks/time_to_hamiltonian.py --ckpt runs/embedded [--repeats 1 2 3 4] [--scf-max-atoms 54]
+
+Every measurement runs in a fresh process (its peak resident memory is that stage's alone), one at a
+time, with --threads OpenMP/torch threads. (a) is the whole recipe of `nextham data generate`: SCF,
+then H(T) and H(0) in real space (dense-k evaluation and Fourier transform), validated against the
+SCF's own bands; its SCF part alone is shown too. (b) is `nextham predict`: H(0) and S, graph,
+inference, occupation. The Gauge MAE of Ĥ is against that H(T), over every pair H(T) stores.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+SYSTEMS = {"Si": ("Si", "diamond", 5.431), "SiC": ("SiC", "zincblende", 4.359)}
+
+
+def _threads(count: int):
+    os.environ["OMP_NUM_THREADS"] = str(count)
+    import torch
+    from pyscf import lib
+
+    torch.set_num_threads(count)
+    lib.num_threads(count)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _scf(atoms, label, settings):
+    from nextham.dft.pyscf_engine import PySCFSettings, compute_structure
+    from nextham.predict.structures import structure_spec
+
+    start = time.perf_counter()
+    record, _ = compute_structure(structure_spec(atoms, label), PySCFSettings.from_dict(settings))
+    return time.perf_counter() - start, _peak_mb(), record
+
+
+def _predict(checkpoint, atoms, label):
+    from nextham.predict import Predictor
+
+    predictor = Predictor(checkpoint)
+    start = time.perf_counter()
+    result = predictor(atoms, label)
+    return time.perf_counter() - start, _peak_mb(), result.record, result.timings
+
+
+def _in_fresh_process(threads, function, *arguments):
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=_threads, initargs=(threads,)) as pool:
+        return pool.submit(function, *arguments).result()
+
+
+def gauge_mae_mev(predicted, truth) -> float:
+    """Gauge MAE (meV) of the predicted Ĥ against H(T), over every pair H(T) stores."""
+    from nextham.kspace import gauge_mae
+
+    lookup = predicted.edge_lookup()
+    mine = [predicted.blocks("hamiltonian")[lookup[key]] for key in truth.edge_lookup()]
+    flat = lambda blocks: np.concatenate([np.asarray(b, dtype=np.float64).ravel() for b in blocks])
+    return 1000.0 * gauge_mae(flat(mine), flat(truth.blocks("hamiltonian")), flat(truth.blocks("overlap")))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ckpt", default="runs/embedded", help="checkpoint file or run directory")
+    parser.add_argument("--repeats", type=int, nargs="+", default=[1, 2, 3], help="supercells n×n×n of the primitive cell")
+    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
+    parser.add_argument("--scf-max-atoms", type=int, default=54, help="larger cells are predicted only")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--png", default="benchmarks/results/time_to_hamiltonian.png")
+    args = parser.parse_args()
+
+    from ase.build import bulk
+
+    from nextham.predict import Predictor
+
+    settings_of = Predictor(args.ckpt)
+    rows = []
+    header = (f"{'structure':<12}{'atoms':>6}{'DFT s':>9}{'(SCF s)':>9}{'DFT MB':>8}{'predict s':>10}{'(H0+S s)':>9}"
+              f"{'(net s)':>8}{'pred MB':>8}{'DFT/pred':>9}{'Gauge MAE meV':>14}{'H(0) meV':>9}")
+    print(f"threads {args.threads}, checkpoint {args.ckpt}\n{header}\n" + "-" * len(header), flush=True)
+    for system in args.systems:
+        formula, prototype, a = SYSTEMS[system]
+        for n in args.repeats:
+            atoms = bulk(formula, prototype, a=a).repeat((n, n, n))
+            label = f"{system}-{len(atoms)}"
+            p_seconds, p_peak, predicted, timings = _in_fresh_process(args.threads, _predict, args.ckpt, atoms, label)
+            row = {"label": label, "system": system, "atoms": len(atoms), "predict_s": p_seconds, "predict_mb": p_peak,
+                   "h0_s": timings["h0_and_overlap_s"], "net_s": timings["inference_s"], "dft_s": float("nan"),
+                   "scf_s": float("nan"), "dft_mb": float("nan"), "mae": float("nan"), "h0_mae": float("nan")}
+            if len(atoms) <= args.scf_max_atoms:
+                settings = settings_of.settings_for(atoms.get_chemical_symbols()).to_dict()
+                d_seconds, d_peak, truth = _in_fresh_process(args.threads, _scf, atoms, label, settings)
+                row.update(dft_s=d_seconds, scf_s=truth.metadata["timings"]["scf_s"], dft_mb=d_peak,
+                           mae=gauge_mae_mev(predicted, truth),
+                           h0_mae=gauge_mae_mev(predicted.replace(hamiltonian=predicted.hamiltonian_0), truth))
+            rows.append(row)
+            print(f"{label:<12}{row['atoms']:>6}{row['dft_s']:>9.1f}{row['scf_s']:>9.1f}{row['dft_mb']:>8.0f}"
+                  f"{row['predict_s']:>10.1f}{row['h0_s']:>9.1f}{row['net_s']:>8.2f}{row['predict_mb']:>8.0f}"
+                  f"{row['dft_s'] / row['predict_s']:>9.2f}{row['mae']:>14.3f}{row['h0_mae']:>9.3f}", flush=True)
+    plot(rows, Path(args.png))
+    print(f"log-log plot: {args.png}")
+
+
+def plot(rows, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(5.5, 4.2), dpi=110)
+    for system, colour in zip(SYSTEMS, ("tab:blue", "tab:red")):
+        mine = [r for r in rows if r["system"] == system]
+        if not mine:
+            continue
+        atoms = [r["atoms"] for r in mine]
+        axis.plot(atoms, [r["predict_s"] for r in mine], "o-", color=colour, label=f"{system}: H(0)+S+inference")
+        dft = [(r["atoms"], r["dft_s"]) for r in mine if np.isfinite(r["dft_s"])]
+        if dft:
+            axis.plot(*zip(*dft), "s--", color=colour, label=f"{system}: SCF + H(T)")
+    axis.set_xscale("log")
+    axis.set_yscale("log")
+    axis.set_xlabel("atoms in the cell")
+    axis.set_ylabel("wall time (s)")
+    axis.legend(fontsize=8)
+    axis.grid(True, which="both", color="0.9")
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path)
+
+
+if __name__ == "__main__":
+    main()
