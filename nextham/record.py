@@ -170,6 +170,35 @@ class HamiltonianRecord:
         """A copy whose H(T) slot holds ``hamiltonian`` (e.g. a prediction Ĥ, same edges and layout)."""
         return self.replace(hamiltonian=hamiltonian, **changes)
 
+    def supercell(self, repeats) -> "HamiltonianRecord":
+        """The same crystal described in an n1 × n2 × n3 supercell: atom (t, i) sits at τ_i + t·L, and
+        the block of each stored pair (i, j, R) reappears for every t as the pair ((t, i), (t', j), R')
+        with t + R = t' + n∘R'. Exact for any matrix in a localized basis (no DFT needed): the large cells
+        of tests and benchmarks. Reference eigenvalues are not carried over (the k-points fold)."""
+        repeats = np.asarray(repeats, dtype=np.int64).reshape(3)
+        if (repeats < 1).any():
+            raise ValueError(f"supercell repeats must be positive, got {repeats.tolist()}")
+        translations = np.array(np.meshgrid(*[np.arange(n) for n in repeats], indexing="ij")).reshape(3, -1).T
+        count, natoms = len(translations), self.num_atoms
+        index_of = {tuple(t): k for k, t in enumerate(translations.tolist())}
+        absolute = translations[:, None, :] + self.cell_shifts[None, :, :]            # (T, E, 3)
+        inner = np.mod(absolute, repeats)
+        outer = (absolute - inner) // repeats
+        inner_index = np.array([index_of[tuple(t)] for t in inner.reshape(-1, 3).tolist()]).reshape(count, -1)
+        edge_index = np.stack([np.arange(count)[:, None] * natoms + self.edge_index[None, :, 0],
+                               inner_index * natoms + self.edge_index[None, :, 1]], axis=-1).reshape(-1, 2)
+        tiled = {kind: None if getattr(self, kind) is None else np.tile(getattr(self, kind), count)
+                 for kind in MATRIX_KINDS}
+        occupation = self.num_electrons * count if np.isfinite(self.num_electrons) else self.num_electrons
+        return self.replace(
+            label=f"{self.label}-x{'x'.join(map(str, repeats.tolist()))}",
+            atomic_numbers=np.tile(self.atomic_numbers, count), orbital_counts=np.tile(self.orbital_counts, count),
+            positions=(translations @ self.lattice)[:, None, :].repeat(natoms, 1).reshape(-1, 3)
+            + np.tile(self.positions, (count, 1)),
+            lattice=repeats[:, None] * self.lattice, edge_index=edge_index, cell_shifts=outer.reshape(-1, 3),
+            num_electrons=occupation, reference_kpoints=np.zeros((0, 3)), reference_eigenvalues=np.zeros((0, 0)),
+            **tiled)
+
     def reordered(self, order) -> "HamiltonianRecord":
         """The same structure with atoms listed in ``order`` (new atom k = old atom order[k])."""
         order = np.asarray(order)

@@ -19,6 +19,8 @@ def add_parser(subparsers):
     predict.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     predict.add_argument("--memory-gb", type=float, default=None,
                          help="refuse structures estimated to need more (default 80%% of available memory)")
+    predict.add_argument("--chunk-atoms", type=int, default=None,
+                         help="run the network on pieces of this many atoms (default: only when memory requires)")
     predict.add_argument("--engine", default=None, metavar="CONFIG",
                          help="a config whose engine section replaces the checkpoint's engine settings")
     predict.add_argument("--split", default="test", help="dataset mode: the split to predict")
@@ -53,7 +55,8 @@ def predict_structures(args) -> int:
         raise ValueError("give the trained model: --ckpt FILE_OR_RUN_DIR (or --config of the run)")
     checkpoints = args.ckpt or _checkpoints(args, _config(args))
     engine = load_config(args.engine)["engine"] if args.engine else None
-    predictor = Predictor(checkpoints, device=args.device, memory_gb=args.memory_gb, engine_settings=engine)
+    predictor = Predictor(checkpoints, device=args.device, memory_gb=args.memory_gb, engine_settings=engine,
+                          chunk_atoms=args.chunk_atoms)
     structures = read_structures(args.structure)
     out = Path(args.out)
     writer = DatasetWriter(out / "shards", predictor.basis, split_fractions={"predicted": 1.0},

@@ -70,13 +70,21 @@ class NextHAMEnsemble(torch.nn.Module):
         graph = batch.graph_edge_mask
         return owner if graph is None else torch.where(graph, owner, -1)
 
-    def forward(self, batch) -> dict:
+    @property
+    def receptive_hops(self) -> int:
+        """How many edges away an output block can see: one per transformer block of the deepest member."""
+        return max((len(member.network.blocks) for member in self.members), default=0)
+
+    def forward(self, batch, chunk_atoms: int | None = None) -> dict:
         """Ĥ over every pair of ``batch``: the members see the graph (edges within ``batch.graph_cutoff``),
-        every other pair keeps H(0)."""
+        every other pair keeps H(0). ``chunk_atoms``: run the members on pieces of the graph of that many
+        atoms (plus their receptive halo) at a time, which bounds memory for large cells; the result is
+        the same as in one piece."""
         graph = batch.graph_edge_mask
+        run = self._forward_graph if chunk_atoms is None else (lambda b: self._forward_chunked(b, chunk_atoms))
         if graph is None or bool(graph.all()):
-            return self._forward_graph(batch)
-        output = self._forward_graph(batch.select_edges(graph))
+            return run(batch)
+        output = run(batch.select_edges(graph))
         delta = torch.zeros_like(batch.hamiltonian_0, dtype=output["delta_hamiltonian"].dtype)
         delta[graph] = output["delta_hamiltonian"]
         owner = torch.full(graph.shape, -1, dtype=torch.long, device=graph.device)
@@ -87,6 +95,37 @@ class NextHAMEnsemble(torch.nn.Module):
             trace[graph] = output["trace"]
         return {**output, "delta_hamiltonian": delta, "hamiltonian": batch.hamiltonian_0 + delta,
                 "member_of_edge": owner, "trace": trace}
+
+    def _forward_chunked(self, batch, chunk_atoms: int) -> dict:
+        """:meth:`_forward_graph` piece by piece. A piece is ``chunk_atoms`` consecutive atoms (the core)
+        with every atom up to ``receptive_hops`` edges away and the edges among them: features of the core
+        and of its first neighbours then see exactly what they see in the whole graph (layer norms act
+        per feature vector, attention normalises over a node's incoming edges, all present), so the
+        blocks of edges leaving the core, and of their Hermitian partners, are exact. Each edge is
+        taken from the piece whose core holds its source atom."""
+        source, target = batch.edge_index
+        num_atoms = batch.atomic_numbers.shape[0]
+        delta = trace = None
+        owner = torch.full_like(source, -1)
+        for start in range(0, num_atoms, max(1, int(chunk_atoms))):
+            core = torch.zeros(num_atoms, dtype=torch.bool, device=source.device)
+            core[start:start + chunk_atoms] = True
+            region = core.clone()
+            for _ in range(self.receptive_hops):
+                region[target[region[source]]] = True
+            keep = region[source] & region[target]
+            output = self._forward_graph(batch.select_edges(keep))
+            edges = keep.nonzero().squeeze(-1)
+            mine = core[source[edges]]
+            if delta is None:
+                delta = output["delta_hamiltonian"].new_zeros((source.shape[0], *output["delta_hamiltonian"].shape[1:]))
+            delta[edges[mine]] = output["delta_hamiltonian"][mine]
+            owner[edges[mine]] = output["member_of_edge"][mine]
+            if output["trace"] is not None:
+                trace = output["trace"].new_zeros(source.shape[0], output["trace"].shape[-1]) if trace is None else trace
+                trace[edges[mine]] = output["trace"][mine]
+        return {"delta_hamiltonian": delta, "hamiltonian": batch.hamiltonian_0 + delta, "member_of_edge": owner,
+                "trace": trace}
 
     def _forward_graph(self, batch) -> dict:
         delta = None

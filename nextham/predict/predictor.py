@@ -39,9 +39,12 @@ class Predictor:
     ``checkpoints``: files or run directories (members trained separately combine). ``device``: "cpu",
     "cuda" or a torch device. ``memory_gb``: refuse structures whose estimated peak memory exceeds it
     (default 80 % of the memory available now). ``engine_settings``: override the settings the
-    checkpoint carries (e.g. for a checkpoint of imported data, which carries none)."""
+    checkpoint carries (e.g. for a checkpoint of imported data, which carries none). ``chunk_atoms``:
+    run the network on pieces of that many atoms (plus their receptive halo); by default pieces are
+    used only when the whole graph would not fit half the memory budget."""
 
-    def __init__(self, checkpoints, device="cpu", memory_gb: float | None = None, engine_settings: dict | None = None):
+    def __init__(self, checkpoints, device="cpu", memory_gb: float | None = None, engine_settings: dict | None = None,
+                 chunk_atoms: int | None = None):
         from ..dft.pyscf_engine import PySCFSettings
 
         files = checkpoint_files([checkpoints] if isinstance(checkpoints, (str, os.PathLike)) else checkpoints)
@@ -64,6 +67,7 @@ class Predictor:
         self.device = torch.device(device)
         self.module = self.module.to(self.device)
         self.memory_bytes = memory_gb * 1024 ** 3 if memory_gb else 0.8 * available_memory_bytes()
+        self.chunk_atoms = chunk_atoms
 
     def settings_for(self, symbols):
         """The engine settings the training data used for a structure of these elements: the recipe's
@@ -101,13 +105,23 @@ class Predictor:
             raise DataError("this checkpoint was trained on spinless data and cannot predict spin–orbit "
                             "Hamiltonians", path=path, structure=label)
         spec = structure_spec(atoms, label, path, soc=bool(soc))
-        need = self.memory_estimate(spec)
+        engine, network = self.memory_estimate(spec)
+        need = engine + min(network, 0.5 * self.memory_bytes)  # the network runs in pieces when it must
         if need > self.memory_bytes:
             raise DataError(f"needs about {need / 1024 ** 3:.1f} GB (H(0) and S on a dense k-mesh of "
-                            f"{self._ft_points(spec)} points plus the network), more than the budget of "
+                            f"{self._ft_points(spec)} points: {engine / 1024 ** 3:.1f} GB), more than the budget of "
                             f"{self.memory_bytes / 1024 ** 3:.1f} GB; raise --memory-gb or run on a larger machine",
                             path=path, structure=label)
         return spec
+
+    def chunk_for(self, num_atoms: int, network_bytes: float) -> int | None:
+        """Atoms per piece of the network's graph: the user's choice, else None (one piece) when the
+        whole graph fits half the memory budget, else a quarter of the budget's worth of atoms."""
+        if self.chunk_atoms:
+            return int(self.chunk_atoms)
+        if network_bytes <= 0.5 * self.memory_bytes:
+            return None
+        return max(1, int(num_atoms * 0.25 * self.memory_bytes / network_bytes))
 
     def _ft_points(self, spec) -> int:
         from ..kspace import mesh_for_length
@@ -116,9 +130,9 @@ class Predictor:
         ft = mesh_for_length(spec.lattice, 2 * self.settings_for(spec.symbols).ft_range_angstrom)
         return int(np.prod([max(a, b) for a, b in zip(scf, ft)]))
 
-    def memory_estimate(self, spec) -> float:
-        """Bytes at the peak: k-space H(0), S and their Fourier transforms (complex, n² per k-point),
-        plus the network's activations over the padded blocks of every pair in the pair cutoff."""
+    def memory_estimate(self, spec) -> tuple:
+        """(engine, network) bytes at the peak: k-space H(0), S and their Fourier transforms (complex, n²
+        per k-point); the network's activations over the padded blocks of every pair in its graph."""
         from ase import Atoms
         from ase.neighborlist import neighbor_list
 
@@ -127,7 +141,7 @@ class Predictor:
         atoms = Atoms(spec.symbols, positions=spec.positions, cell=spec.lattice, pbc=True)
         pairs = len(neighbor_list("i", atoms, float(self.graph_cutoff or self.settings.pair_cutoff_angstrom))) + len(atoms)
         size = self.layout.num_orbitals * (2 if self.spinful_model else 1)
-        return float(engine + pairs * size * size * BYTES_PER_EDGE_IN_NETWORK)
+        return float(engine), float(pairs * size * size * BYTES_PER_EDGE_IN_NETWORK)
 
     # ------------------------------------------------------------------ prediction
     def __call__(self, atoms, label: str | None = None, path=None) -> PredictedHamiltonian:
@@ -150,8 +164,9 @@ class Predictor:
                                self.dtype, graph_cutoff=self.graph_cutoff).to(self.device)
         timings["graph_s"] = time.perf_counter() - start
         start = time.perf_counter()
+        chunk = self.chunk_for(record.num_atoms, self.memory_estimate(spec)[1])
         with torch.no_grad():
-            output = self.module(batch)
+            output = self.module.ensemble(batch, chunk_atoms=chunk)
         (blocks,) = unpad_blocks(output["hamiltonian"], batch, self.layout)
         dtype = np.complex128 if record.spinful else np.float64
         predicted = record.replace(hamiltonian=HamiltonianRecord.flatten_blocks(blocks).astype(dtype),

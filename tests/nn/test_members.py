@@ -103,3 +103,22 @@ def test_evaluation_batches_hold_every_pair_and_pairs_beyond_the_graph_keep_h0(d
         data.dataset.split_labels("val")[0]).num_edges
     assert len(data.train_dataloader().dataset[0]["edge_index"]) < data.dataset.read(
         data.dataset.split_labels("train")[0]).num_edges
+
+
+def test_the_ensemble_in_pieces_gives_the_whole_graphs_answer(embedded, float64):
+    """Two transformer blocks (the halo matters), a 16-atom supercell, pieces of 3 atoms."""
+    from nextham.graph.batch import collate_graphs, record_to_sample
+    from nextham.graph.layout import OrbitalLayout
+
+    layout = OrbitalLayout(embedded.basis)
+    config = load_config(CONFIG_ROOT / "model" / "nextham.yaml")
+    config["network"] = {**TINY, "num_layers": 2, "output_scale": 1.0}
+    torch.manual_seed(0)
+    ensemble = NextHAMEnsemble.from_config(config, layout.slot_ls, False).double().eval()
+    record = embedded.read("SiC-zincblende-002").astype(np.float64).supercell((2, 2, 2))
+    batch = collate_graphs([record_to_sample(record, False)], layout, False, torch.float64, graph_cutoff=4.0)
+    with torch.no_grad():
+        whole, pieces = ensemble(batch), ensemble(batch, chunk_atoms=3)
+    assert ensemble.receptive_hops == 2 and float(whole["delta_hamiltonian"].abs().max()) > 1e-3
+    torch.testing.assert_close(pieces["hamiltonian"], whole["hamiltonian"], atol=1e-10, rtol=0)
+    assert torch.equal(pieces["member_of_edge"], whole["member_of_edge"])
