@@ -159,25 +159,44 @@ class Predictor:
                                          f"{list(self.basis[symbol].shells)}: the engine settings differ from the "
                                          f"training data's", path=path, structure=label)
         timings["h0_and_overlap_s"] = time.perf_counter() - start
+        return self.correct(record, atoms, timings)
+
+    def correct(self, record: HamiltonianRecord, atoms=None, timings: dict | None = None) -> PredictedHamiltonian:
+        """Ĥ = H(0) + ΔĤ for a record that holds H(0) and S (its ``hamiltonian`` is ignored): the
+        members answer for the pairs inside the graph cutoff (the only pairs collated, in pieces when
+        memory requires), every other pair keeps H(0)."""
+        from ase import Atoms
+
+        timings = dict(timings or {})
         start = time.perf_counter()
-        batch = collate_graphs([record_to_sample(record, self.spinful_model)], self.layout, self.spinful_model,
-                               self.dtype, graph_cutoff=self.graph_cutoff).to(self.device)
+        inside = np.flatnonzero(record.edge_distances() <= (self.graph_cutoff or np.inf) + 1e-9)
+        graph = record.select_edges(inside)
+        batch = collate_graphs([record_to_sample(graph, self.spinful_model)], self.layout, self.spinful_model,
+                               self.dtype).to(self.device)
         timings["graph_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        chunk = self.chunk_for(record.num_atoms, self.memory_estimate(spec)[1])
+        size = self.layout.num_orbitals * (2 if self.spinful_model else 1)
+        chunk = self.chunk_for(record.num_atoms, graph.num_edges * size * size * BYTES_PER_EDGE_IN_NETWORK)
         with torch.no_grad():
             output = self.module.ensemble(batch, chunk_atoms=chunk)
         (blocks,) = unpad_blocks(output["hamiltonian"], batch, self.layout)
         dtype = np.complex128 if record.spinful else np.float64
-        predicted = record.replace(hamiltonian=HamiltonianRecord.flatten_blocks(blocks).astype(dtype),
+        hamiltonian = [np.asarray(block, dtype=dtype) for block in record.blocks("hamiltonian_0")]
+        for edge, block in zip(inside, blocks):
+            hamiltonian[edge] = block
+        owner = np.full(record.num_edges, -1, dtype=np.int64)
+        owner[inside] = output["member_of_edge"].cpu().numpy()
+        predicted = record.replace(hamiltonian=HamiltonianRecord.flatten_blocks(hamiltonian).astype(dtype),
                                    hamiltonian_0=record.hamiltonian_0.astype(dtype))
         predicted.metadata.update({"prediction": True, "checkpoints": self.checkpoints,
-                                   "member_of_edge": output["member_of_edge"].cpu().tolist()})
+                                   "member_of_edge": owner.tolist(), "chunk_atoms": chunk})
         timings["inference_s"] = time.perf_counter() - start
         start = time.perf_counter()
         occupation = predicted.occupation()
         predicted.fermi_energy = occupation["fermi_energy"]
         timings["eigensolver_s"] = time.perf_counter() - start
+        if atoms is None:
+            atoms = Atoms(numbers=record.atomic_numbers, positions=record.positions, cell=record.lattice, pbc=True)
         return PredictedHamiltonian(predicted, self.basis, atoms.copy(), occupation, timings)
 
     def __repr__(self):

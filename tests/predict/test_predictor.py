@@ -62,3 +62,19 @@ def test_bad_structures_are_named_before_any_dft(tmp_path, predictor):
     (tmp_path / "garbage.cif").write_text("this is not a crystal\n")
     assert main(["predict", "--ckpt", str(predictor.checkpoints[0]), "--structure", str(tmp_path / "garbage.cif"),
                  "--out", str(tmp_path / "out")]) == 2
+
+
+def test_a_supercell_predicts_the_tiled_primitive_prediction_in_pieces(embedded, old_checkpoint):
+    """The model is local and translation invariant: Ĥ of the 2×2×2 supercell (given H(0) and S tiled
+    exactly, no DFT), run in pieces of 5 atoms, is the primitive cell's Ĥ tiled."""
+    from nextham.predict import Predictor
+
+    primitive = embedded.read("SiC-zincblende-002")
+    predictor = Predictor(old_checkpoint, chunk_atoms=5)
+    alone = predictor.correct(primitive)
+    tiled = predictor.correct(primitive.supercell((2, 2, 2)))
+    assert tiled.record.metadata["chunk_atoms"] == 5 and tiled.record.num_atoms == 16
+    expected = alone.record.supercell((2, 2, 2)).hamiltonian
+    np.testing.assert_allclose(tiled.record.hamiltonian, expected, atol=2e-6)
+    assert np.abs(alone.record.hamiltonian - primitive.hamiltonian_0).max() > 5e-3  # ΔĤ is not zero
+    assert tiled.band_gap == pytest.approx(alone.band_gap, abs=0.05)  # denser k-mesh of the primitive cell
