@@ -18,7 +18,9 @@ from ..train.checkpoints import checkpoint_files, dataset_card, load_module
 from .result import PredictedHamiltonian
 from .structures import structure_spec
 
-BYTES_PER_EDGE_IN_NETWORK = 4096  # per padded block entry and edge: activations of the largest demo network
+# peak bytes per padded block entry and graph pair: 116–158 measured with the demo network over the whole
+# graph (benchmarks/inference_scaling.py, 128 and 432 atoms), rounded up
+BYTES_PER_BLOCK_ENTRY = 256
 
 
 def available_memory_bytes() -> int:
@@ -141,7 +143,7 @@ class Predictor:
         atoms = Atoms(spec.symbols, positions=spec.positions, cell=spec.lattice, pbc=True)
         pairs = len(neighbor_list("i", atoms, float(self.graph_cutoff or self.settings.pair_cutoff_angstrom))) + len(atoms)
         size = self.layout.num_orbitals * (2 if self.spinful_model else 1)
-        return float(engine), float(pairs * size * size * BYTES_PER_EDGE_IN_NETWORK)
+        return float(engine), float(pairs * size * size * BYTES_PER_BLOCK_ENTRY)
 
     # ------------------------------------------------------------------ prediction
     def __call__(self, atoms, label: str | None = None, path=None) -> PredictedHamiltonian:
@@ -176,7 +178,7 @@ class Predictor:
         timings["graph_s"] = time.perf_counter() - start
         start = time.perf_counter()
         size = self.layout.num_orbitals * (2 if self.spinful_model else 1)
-        chunk = self.chunk_for(record.num_atoms, graph.num_edges * size * size * BYTES_PER_EDGE_IN_NETWORK)
+        chunk = self.chunk_for(record.num_atoms, graph.num_edges * size * size * BYTES_PER_BLOCK_ENTRY)
         with torch.no_grad():
             output = self.module.ensemble(batch, chunk_atoms=chunk)
         (blocks,) = unpad_blocks(output["hamiltonian"], batch, self.layout)

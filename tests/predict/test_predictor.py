@@ -45,7 +45,8 @@ def test_a_poscar_of_an_embedded_structure_gives_its_blocks_and_the_test_predict
         np.testing.assert_allclose(predicted.blocks("hamiltonian")[mine], expected_blocks[e], atol=2e-5)
 
 
-def test_bad_structures_are_named_before_any_dft(tmp_path, predictor):
+def test_bad_structures_are_named_before_any_dft(tmp_path, predictor, monkeypatch):
+    monkeypatch.setattr(predictor, "memory_bytes", 16 * 1024 ** 3)  # a 16 GB budget, whatever this machine has
     def refused(atoms, error, match):
         with pytest.raises(error, match=match):
             predictor.spec(atoms, "bad", tmp_path / "bad.cif")
@@ -57,7 +58,7 @@ def test_bad_structures_are_named_before_any_dft(tmp_path, predictor):
     refused(bulk("Fe", "bcc", a=2.87), UnknownElementError, "Fe have no basis in this checkpoint")
     refused(Atoms("CsSi", scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5]], cell=np.eye(3) * 4.1, pbc=True),
             BasisMismatchError, "Cs carry the spin–orbit basis")
-    huge = bulk("Si", "diamond", a=5.43).repeat((12, 12, 12))
+    huge = bulk("Si", "diamond", a=5.43).repeat((12, 12, 12))  # 3,456 atoms: 18 GB for H(0), S on one k-point
     refused(huge, DataError, "more than the budget")
     (tmp_path / "garbage.cif").write_text("this is not a crystal\n")
     assert main(["predict", "--ckpt", str(predictor.checkpoints[0]), "--structure", str(tmp_path / "garbage.cif"),
