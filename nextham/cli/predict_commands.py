@@ -66,6 +66,9 @@ def predict_structures(args) -> int:
         while label in seen:
             label += "_"
         seen.add(label)
+        if label in writer.completed_labels and (out / label / "summary.json").exists():  # a rerun resumes
+            summaries.append(json.loads((out / label / "summary.json").read_text()))
+            continue
         try:
             result = predictor(atoms, label, path)
         except DataError as error:

@@ -11,6 +11,7 @@ from ase.io import write
 from nextham.cli.main import main
 from nextham.errors import BasisMismatchError, DataError, UnknownElementError
 from nextham.io.deeph import read_deeph
+from nextham.io.shards import ShardedDataset
 from tests.predict.conftest import FIXTURE
 
 
@@ -43,6 +44,9 @@ def test_a_poscar_of_an_embedded_structure_gives_its_blocks_and_the_test_predict
         np.testing.assert_allclose(predicted.blocks("overlap")[mine], truth.blocks("overlap")[e], atol=1e-6)
         np.testing.assert_allclose(predicted.blocks("hamiltonian_0")[mine], truth.blocks("hamiltonian_0")[e], atol=2e-5)
         np.testing.assert_allclose(predicted.blocks("hamiltonian")[mine], expected_blocks[e], atol=2e-5)
+    # a rerun over the same output resumes: nothing recomputed, nothing duplicated
+    assert main(["predict", "--ckpt", str(old_checkpoint), "--structure", str(poscar), "--out", str(out)]) == 0
+    assert ShardedDataset(out / "shards").labels == ["AlP"]
 
 
 def test_bad_structures_are_named_before_any_dft(tmp_path, predictor, monkeypatch):
