@@ -78,7 +78,7 @@ def throughput(args):
             optimizer.step()
             structures += batch.num_structures
     seconds = time.perf_counter() - start
-    print(f"\nTraining throughput (configs/fit.yaml, {torch.get_num_threads()} threads)")
+    print(f"\nTraining throughput (packaged fit config, {torch.get_num_threads()} threads)")
     print(f"  {structures / seconds:.2f} structures/s ({structures} structures in {seconds:.1f} s), "
           f"peak resident memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 

@@ -199,6 +199,14 @@ def _initial_density(cell, mf, settings, spinful, nkpts):
     return np.repeat(dm_atoms[None], nkpts, axis=0).astype(complex if spinful else float)
 
 
+def kpoint_meshes(lattice_angstrom, settings: PySCFSettings) -> tuple:
+    """(SCF mesh, dense mesh): the SCF's and the one H(0), H(T), S are evaluated on before the Fourier
+    transform (at least the SCF mesh, and long enough to hold ``ft_range_angstrom`` both ways)."""
+    scf_mesh = mesh_for_length(lattice_angstrom, settings.scf_kmesh_length_angstrom)
+    dense = mesh_for_length(lattice_angstrom, 2 * settings.ft_range_angstrom)
+    return scf_mesh, [max(m, n) for m, n in zip(dense, scf_mesh)]
+
+
 # ----------------------------------------------------------------------------- main entry
 def _setup(spec: StructureSpec, settings: PySCFSettings):
     """Cell, k-meshes, the mean-field object and ρ(0) (no SCF yet)."""
@@ -206,8 +214,7 @@ def _setup(spec: StructureSpec, settings: PySCFSettings):
 
     cell, element_basis = build_cell(spec, settings)
     spinful = bool(spec.soc)
-    scf_mesh = mesh_for_length(spec.lattice, settings.scf_kmesh_length_angstrom)
-    ft_mesh = [max(m, n) for m, n in zip(mesh_for_length(spec.lattice, 2 * settings.ft_range_angstrom), scf_mesh)]
+    scf_mesh, ft_mesh = kpoint_meshes(spec.lattice, settings)
     kpts = cell.make_kpts(scf_mesh)
     if spinful:
         mf = dft.KGKS(cell, kpts, xc=settings.xc).density_fit()

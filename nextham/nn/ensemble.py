@@ -1,6 +1,6 @@
 """The ensemble of distance-range members (plain torch modules) and the routing of edges to them.
 
-Every member is a full :class:`~nextham.models.network.NextHAMNet` that sees the whole graph but
+Every member is a full :class:`~nextham.nn.network.NextHAMNet` that sees the whole graph but
 answers only for its own interatomic-distance range [lo, hi); the member with lo = 0 owns the on-site
 blocks. The ensemble sums the disjointly masked outputs; edges beyond the last range, and pairs of
 the batch beyond its graph cutoff (evaluation batches hold every stored pair), keep H(0).

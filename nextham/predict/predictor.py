@@ -14,7 +14,7 @@ from ..errors import BasisMismatchError, DataError, UnknownElementError
 from ..graph.batch import collate_graphs, record_to_sample, unpad_blocks
 from ..graph.layout import OrbitalLayout
 from ..record import HamiltonianRecord
-from ..train.checkpoints import checkpoint_files, dataset_card, load_module
+from ..train.checkpoints import checkpoint_files, load_module, module_dataset_card
 from .result import PredictedHamiltonian
 from .structures import structure_spec
 
@@ -52,7 +52,7 @@ class Predictor:
         files = checkpoint_files([checkpoints] if isinstance(checkpoints, (str, os.PathLike)) else checkpoints)
         self.checkpoints = [str(f) for f in files]
         self.module = load_module(files)
-        self.card = dataset_card(self.module, files[0])
+        self.card = module_dataset_card(self.module, files[0])
         settings = engine_settings or self.card.get("engine_settings")
         self.engine_overrides = [] if engine_settings else list(self.card.get("engine_overrides") or [])
         if not settings:
@@ -126,11 +126,14 @@ class Predictor:
         return max(1, int(num_atoms * 0.25 * self.memory_bytes / network_bytes))
 
     def _ft_points(self, spec) -> int:
-        from ..kspace import mesh_for_length
+        from ..dft.pyscf_engine import kpoint_meshes
 
-        scf = mesh_for_length(spec.lattice, self.settings.scf_kmesh_length_angstrom)
-        ft = mesh_for_length(spec.lattice, 2 * self.settings_for(spec.symbols).ft_range_angstrom)
-        return int(np.prod([max(a, b) for a, b in zip(scf, ft)]))
+        _, dense = kpoint_meshes(spec.lattice, self.settings_for(spec.symbols))
+        return int(np.prod(dense))
+
+    def _network_bytes(self, pairs: int) -> float:
+        size = self.layout.num_orbitals * (2 if self.spinful_model else 1)
+        return float(pairs * size * size * BYTES_PER_BLOCK_ENTRY)
 
     def memory_estimate(self, spec) -> tuple:
         """(engine, network) bytes at the peak: k-space H(0), S and their Fourier transforms (complex, n²
@@ -142,8 +145,7 @@ class Predictor:
         engine = 6 * self._ft_points(spec) * orbitals ** 2 * 16
         atoms = Atoms(spec.symbols, positions=spec.positions, cell=spec.lattice, pbc=True)
         pairs = len(neighbor_list("i", atoms, float(self.graph_cutoff or self.settings.pair_cutoff_angstrom))) + len(atoms)
-        size = self.layout.num_orbitals * (2 if self.spinful_model else 1)
-        return float(engine), float(pairs * size * size * BYTES_PER_BLOCK_ENTRY)
+        return float(engine), self._network_bytes(pairs)
 
     # ------------------------------------------------------------------ prediction
     def __call__(self, atoms, label: str | None = None, path=None) -> PredictedHamiltonian:
@@ -177,8 +179,7 @@ class Predictor:
                                self.dtype).to(self.device)
         timings["graph_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        size = self.layout.num_orbitals * (2 if self.spinful_model else 1)
-        chunk = self.chunk_for(record.num_atoms, graph.num_edges * size * size * BYTES_PER_BLOCK_ENTRY)
+        chunk = self.chunk_for(record.num_atoms, self._network_bytes(graph.num_edges))
         with torch.no_grad():
             output = self.module.ensemble(batch, chunk_atoms=chunk)
         (blocks,) = unpad_blocks(output["hamiltonian"], batch, self.layout)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .builders import CHECKPOINT_DIR, engine_overrides
+from .builders import CHECKPOINT_DIR, dataset_card
 from .module import NextHAMModule
 
 
@@ -49,7 +49,7 @@ def load_module(checkpoints) -> NextHAMModule:
     return combined.eval()
 
 
-def dataset_card(module: NextHAMModule, checkpoint) -> dict:
+def module_dataset_card(module: NextHAMModule, checkpoint) -> dict:
     """The module's dataset card (basis, engine settings, graph cutoff, dtype). A checkpoint written
     before cards existed gets one from the dataset it was trained on (the embedded one by default)."""
     card = module.hparams.get("dataset")
@@ -63,8 +63,4 @@ def dataset_card(module: NextHAMModule, checkpoint) -> dict:
     hyper = torch.load(checkpoint_files([checkpoint])[0], map_location="cpu", weights_only=False).get(
         "datamodule_hyper_parameters", {})
     dataset = ShardedDataset(hyper.get("root") or embedded_dataset_path())
-    provenance = dataset.manifest.get("provenance", {})
-    return {"basis": dataset.basis.to_dict(), "engine": provenance.get("engine"),
-            "engine_settings": provenance.get("settings"), "engine_overrides": engine_overrides(provenance),
-            "graph_cutoff": hyper.get("max_edge_length_angstrom", 8.0), "dtype": hyper.get("dtype", "float64"),
-            "root": str(dataset.root)}
+    return dataset_card(dataset, hyper.get("max_edge_length_angstrom", 8.0), hyper.get("dtype", "float64"))
