@@ -59,19 +59,23 @@ def _atomic_ks_density(atom, xc):
     return (coeff * occ) @ coeff.conj().T
 
 
-def atomic_density_matrix(cell, method: str = "atomic-ks", xc: str = "pbe") -> np.ndarray:
-    """Spin-summed real-space density matrix (nao × nao) of the neutral atoms, block diagonal."""
+def atomic_density_blocks(cell, method: str = "atomic-ks", xc: str = "pbe") -> dict:
+    """{symbol: spin-summed density matrix of the neutral atom} in PySCF's AO order."""
     if method not in H0_DENSITIES:
         raise ValueError(f"unknown H(0) density {method!r}; choose one of {H0_DENSITIES}")
+    first = {}
+    for index in range(cell.natm):
+        first.setdefault(cell._atom[index][0], index)
     if method == "atomic-hf":
         from pyscf.scf import hf
 
-        return np.asarray(hf.init_guess_by_atom(cell))
-    per_element = {}
-    blocks = []
-    for index in range(cell.natm):
-        symbol = cell._atom[index][0]
-        if symbol not in per_element:
-            per_element[symbol] = _atomic_ks_density(_single_atom(cell, index), xc)
-        blocks.append(per_element[symbol])
-    return scipy.linalg.block_diag(*blocks)
+        full = np.asarray(hf.init_guess_by_atom(cell))
+        slices = cell.aoslice_by_atom()
+        return {symbol: full[slices[i][2]:slices[i][3], slices[i][2]:slices[i][3]] for symbol, i in first.items()}
+    return {symbol: _atomic_ks_density(_single_atom(cell, index), xc) for symbol, index in first.items()}
+
+
+def atomic_density_matrix(cell, method: str = "atomic-ks", xc: str = "pbe") -> np.ndarray:
+    """Spin-summed real-space density matrix (nao × nao) of the neutral atoms, block diagonal."""
+    blocks = atomic_density_blocks(cell, method, xc)
+    return scipy.linalg.block_diag(*[blocks[cell._atom[index][0]] for index in range(cell.natm)])

@@ -6,8 +6,10 @@ Recipe (units inside PySCF: Hartree, Bohr):
    coupling, two-component Stuttgart–Dirac SO-ECPs with a pruned molecular basis (KGKS + GDF).
 2. ρ(0) = superposition of neutral-atom densities (:mod:`nextham.dft.atomic_density`);
    H(0) = h_core + V_eff[ρ(0)], no diagonalisation. SCF from ρ(0) gives H(T) = h_core + V_eff[ρ].
-3. Both are fixed-density operators, so they are re-evaluated on a k-mesh denser than the SCF's
-   (``kpts_band``) and Fourier transformed; each atom pair takes its minimal (Wigner–Seitz) image.
+3. Both are fixed-density operators. ``builder: realspace`` (GTH cells) builds their blocks
+   directly in real space, pair by pair (:mod:`nextham.dft.realspace`); ``builder: kspace`` (and
+   every spin–orbit cell) re-evaluates them on a k-mesh denser than the SCF's (``kpts_band``) and
+   Fourier transforms, each atom pair taking its minimal (Wigner–Seitz) image.
 4. Blocks within ``pair_cutoff_angstrom`` are kept, symmetrised to exact hermiticity, converted to
    eV and the canonical orbital order, cast to the storage precision, and checked: eigenvalues of
    the stored H(T)(k), S(k) at the SCF k-points must equal the SCF's own within the tolerance.
@@ -25,8 +27,11 @@ from ..errors import UnknownElementError, ValidationFailedError
 from ..kspace import mesh_for_length, monkhorst_pack, occupation_summary
 from ..record import HamiltonianRecord, check_eigenvalues, partner_edges
 from . import fourier
-from .atomic_density import atomic_density_matrix
+from .atomic_density import atomic_density_blocks, atomic_density_matrix
 from .prototypes import StructureSpec
+
+
+BUILDERS = ("realspace", "kspace")
 
 
 @dataclass
@@ -58,6 +63,9 @@ class PySCFSettings:
     eigenvalue_tolerance_hartree: float = 1e-5
     storage_dtype: str = "float64"
     kpoint_chunk: int = 64
+    builder: str = "realspace"  # realspace | kspace (spin–orbit cells always use kspace)
+    realspace_threshold: float = 1e-10  # basis functions are cut where they fall below this
+    device: str = "cpu"  # where the real-space builder's grid work runs (cpu | cuda)
     soc: SOCSettings = field(default_factory=SOCSettings)
 
     @classmethod
@@ -66,7 +74,13 @@ class PySCFSettings:
         soc = dict(data.pop("soc", {}) or {})
         # recorded by earlier versions but without effect (density fitting integrates on Becke grids)
         soc.pop("xc_mesh", None)
-        return cls(soc=SOCSettings(**soc), **data)
+        settings = cls(soc=SOCSettings(**soc), **data)
+        if settings.builder not in BUILDERS:
+            raise ValueError(f"engine.builder must be one of {BUILDERS}, not {settings.builder!r}")
+        return settings
+
+    def uses_realspace(self, soc: bool) -> bool:
+        return self.builder == "realspace" and not soc
 
     def to_dict(self):
         return asdict(self)
@@ -227,26 +241,55 @@ def _setup(spec: StructureSpec, settings: PySCFSettings):
     return cell, element_basis, spinful, scf_mesh, ft_mesh, kpts, mf, dm0
 
 
-def zeroth_step_blocks(spec: StructureSpec, settings: PySCFSettings) -> tuple[HamiltonianRecord, dict]:
+def _realspace_builder(cell, settings: PySCFSettings, progress=None):
+    from .realspace import RealSpaceBuilder
+
+    return RealSpaceBuilder(cell, settings.xc, settings.pair_cutoff_angstrom * units.ANGSTROM_TO_BOHR,
+                            threshold=settings.realspace_threshold, device=settings.device, progress=progress)
+
+
+def _scf_density_on_mesh(mf, dm_kpts):
+    """The converged density on the cell's mesh exactly as the engine's multigrid evaluates it."""
+    from pyscf.pbc import tools
+    from pyscf.pbc.dft.multigrid import multigrid
+
+    cell = mf.cell
+    mesh = tuple(int(n) for n in mf._numint.mesh)
+    if mesh != tuple(int(n) for n in cell.mesh):
+        raise ValueError(f"multigrid mesh {mesh} differs from the cell mesh {tuple(cell.mesh)}")
+    rho_g = multigrid._eval_rhoG(mf._numint, np.asarray(dm_kpts), hermi=1, kpts=mf.kpts, deriv=0)
+    weight = cell.vol / np.prod(mesh)
+    return tools.ifft(rho_g.reshape(-1, np.prod(mesh))[0], mesh).real.reshape(mesh) / weight
+
+
+def zeroth_step_blocks(spec: StructureSpec, settings: PySCFSettings, progress=None) -> tuple[HamiltonianRecord, dict]:
     """H(0) and S only — what a trained model needs for a new structure, no SCF. The record's
     ``hamiltonian`` repeats H(0) (no target is known; metadata ``has_scf_target`` is false)."""
     start = time.perf_counter()
-    cell, element_basis, spinful, scf_mesh, ft_mesh, kpts, mf, dm0 = _setup(spec, settings)
-    operator = _FixedDensityOperator(mf, cell, spinful, settings.kpoint_chunk)
-    ft_kpts_frac = monkhorst_pack(ft_mesh)
-    ft_kpts = cell.get_abs_kpts(ft_kpts_frac)
-    hamiltonian_0_k = operator(dm0, ft_kpts)
-    overlap_k = np.asarray(mf.get_ovlp(cell, ft_kpts))
-    translations = fourier.centred_translations(ft_mesh)
-    matrices_R = {name: fourier.k_to_real_space(m, ft_kpts_frac, translations)
-                  for name, m in (("hamiltonian_0", hamiltonian_0_k), ("hamiltonian", hamiltonian_0_k),
-                                  ("overlap", overlap_k))}
-    if not spinful:
-        matrices_R = {name: m.real for name, m in matrices_R.items()}
-    record = _blocks_from_real_space(spec, cell, element_basis, matrices_R, translations, ft_mesh, settings, spinful)
+    if settings.uses_realspace(spec.soc):
+        cell, element_basis = build_cell(spec, settings)
+        builder = _realspace_builder(cell, settings, progress)
+        t0 = time.perf_counter()
+        rho0 = builder.atomic_density(atomic_density_blocks(cell, settings.h0_density, settings.xc))
+        builder.timings["atomic_density_s"] = time.perf_counter() - t0
+        h0 = builder.hamiltonian(rho0)
+        blocks = builder.blocks({"hamiltonian_0": h0, "hamiltonian": h0, "overlap": builder.overlap})
+        record = _record_from_blocks(spec, cell, element_basis, blocks, settings, spinful=False)
+        details = {"builder": "realspace", "mesh": list(builder.mesh), "timings": dict(builder.timings)}
+    else:
+        cell, element_basis, spinful, scf_mesh, ft_mesh, kpts, mf, dm0 = _setup(spec, settings)
+        operator = _FixedDensityOperator(mf, cell, spinful, settings.kpoint_chunk)
+        ft_kpts_frac = monkhorst_pack(ft_mesh)
+        ft_kpts = cell.get_abs_kpts(ft_kpts_frac)
+        hamiltonian_0_k = operator(dm0, ft_kpts)
+        overlap_k = np.asarray(mf.get_ovlp(cell, ft_kpts))
+        blocks = _fourier_blocks(cell, {"hamiltonian_0": hamiltonian_0_k, "hamiltonian": hamiltonian_0_k,
+                                        "overlap": overlap_k}, ft_kpts_frac, ft_mesh, settings, spinful)
+        record = _record_from_blocks(spec, cell, element_basis, blocks, settings, spinful)
+        details = {"builder": "kspace", "ft_kmesh": ft_mesh, "timings": {}}
     record.num_electrons = float(cell.nelectron)
-    record.metadata.update({**spec.metadata, "has_scf_target": False, "ft_kmesh": ft_mesh, "engine": "pyscf",
-                            "timings": {"total_s": time.perf_counter() - start}})
+    details["timings"]["total_s"] = time.perf_counter() - start
+    record.metadata.update({**spec.metadata, "has_scf_target": False, "engine": "pyscf", **details})
     return record, element_basis
 
 
@@ -265,22 +308,26 @@ def compute_structure(spec: StructureSpec, settings: PySCFSettings) -> tuple[Ham
     timings["scf_s"] = time.perf_counter() - start - timings["h0_density_s"]
 
     t0 = time.perf_counter()
-    operator = _FixedDensityOperator(mf, cell, spinful, settings.kpoint_chunk)
-    ft_kpts_frac = monkhorst_pack(ft_mesh)
-    ft_kpts = cell.get_abs_kpts(ft_kpts_frac)
-    hamiltonian_k = operator(dm, ft_kpts)
-    hamiltonian_0_k = operator(dm0, ft_kpts)
-    overlap_k = np.asarray(mf.get_ovlp(cell, ft_kpts))
-    timings["dense_k_s"] = time.perf_counter() - t0
+    if settings.uses_realspace(spinful):
+        builder = _realspace_builder(cell, settings)
+        rho0 = builder.atomic_density(atomic_density_blocks(cell, settings.h0_density, settings.xc))
+        h0 = builder.hamiltonian(rho0)
+        ht = builder.hamiltonian(torch_tensor(_scf_density_on_mesh(mf, dm)))
+        blocks = builder.blocks({"hamiltonian_0": h0, "hamiltonian": ht, "overlap": builder.overlap})
+        timings["realspace_s"] = time.perf_counter() - t0
+        timings.update({f"realspace_{k}": v for k, v in builder.timings.items()})
+        placement = {"builder": "realspace", "mesh": list(builder.mesh)}
+    else:
+        operator = _FixedDensityOperator(mf, cell, spinful, settings.kpoint_chunk)
+        ft_kpts_frac = monkhorst_pack(ft_mesh)
+        ft_kpts = cell.get_abs_kpts(ft_kpts_frac)
+        matrices_k = {"hamiltonian": operator(dm, ft_kpts), "hamiltonian_0": operator(dm0, ft_kpts),
+                      "overlap": np.asarray(mf.get_ovlp(cell, ft_kpts))}
+        timings["dense_k_s"] = time.perf_counter() - t0
+        blocks = _fourier_blocks(cell, matrices_k, ft_kpts_frac, ft_mesh, settings, spinful)
+        placement = {"builder": "kspace", "ft_kmesh": ft_mesh}
 
-    translations = fourier.centred_translations(ft_mesh)
-    matrices_R = {name: fourier.k_to_real_space(m, ft_kpts_frac, translations)
-                  for name, m in (("hamiltonian_0", hamiltonian_0_k), ("hamiltonian", hamiltonian_k),
-                                  ("overlap", overlap_k))}
-    if not spinful:  # real orbitals + time reversal: H(R) is real, the imaginary part is FT noise
-        matrices_R = {name: m.real for name, m in matrices_R.items()}
-
-    record = _blocks_from_real_space(spec, cell, element_basis, matrices_R, translations, ft_mesh, settings, spinful)
+    record = _record_from_blocks(spec, cell, element_basis, blocks, settings, spinful)
     record.reference_kpoints = cell.get_scaled_kpts(kpts)
     record.reference_eigenvalues = np.asarray(mf.mo_energy) * units.HARTREE_TO_EV
     record.num_electrons = float(cell.nelectron)
@@ -305,12 +352,18 @@ def compute_structure(spec: StructureSpec, settings: PySCFSettings) -> tuple[Ham
         "formula": record.formula, "engine": "pyscf", "pyscf_version": pyscf_version,
         "xc": settings.xc, "h0_density": settings.h0_density, "soc": spinful,
         "ke_cutoff_hartree": None if spinful else settings.ke_cutoff_hartree,
-        "scf_kmesh": scf_mesh, "ft_kmesh": ft_mesh, "scf_cycles": int(getattr(mf, "cycles", -1)),
+        "scf_kmesh": scf_mesh, **placement, "scf_cycles": int(getattr(mf, "cycles", -1)),
         "scf_energy_ev": float(mf.e_tot * units.HARTREE_TO_EV), "band_gap_ev": float(occupation["band_gap"]),
         "eigenvalue_check_ev": float(error), "max_abs_delta_h_ev": float(np.abs(delta).max()),
         "pair_cutoff_angstrom": float(record.edge_distances().max()), "timings": timings,
     })
     return record, element_basis
+
+
+def torch_tensor(array):
+    import torch
+
+    return torch.as_tensor(np.ascontiguousarray(array))
 
 
 def shortest_valid_cutoff(record: HamiltonianRecord, minimum, maximum, tolerance_ev, step=0.25):
@@ -334,34 +387,41 @@ def shortest_valid_cutoff(record: HamiltonianRecord, minimum, maximum, tolerance
     return truncated(ladder[high])
 
 
-def _blocks_from_real_space(spec, cell, element_basis, matrices_R, translations, ft_mesh, settings, spinful):
-    positions_bohr = cell.atom_coords()
-    lattice_bohr = cell.lattice_vectors()
+def _fourier_blocks(cell, matrices_k, kpoints_frac, ft_mesh, settings, spinful) -> dict:
+    """{(i, j, *R): {name: block}} in PySCF's AO order and Hartree, from matrices on the dense mesh;
+    each atom pair takes its Wigner–Seitz image (ties share the block)."""
+    translations = fourier.centred_translations(ft_mesh)
+    matrices_R = {name: fourier.k_to_real_space(m, kpoints_frac, translations) for name, m in matrices_k.items()}
+    if not spinful:  # real orbitals + time reversal: H(R) is real, the imaginary part is FT noise
+        matrices_R = {name: m.real for name, m in matrices_R.items()}
     nao = cell.nao
     atom_slices = [np.arange(p0, p1) for (_, _, p0, p1) in cell.aoslice_by_atom()]
-    if spinful:
-        atom_slices = [np.concatenate([s, s + nao]) for s in atom_slices]
-    transforms = []
-    for index in range(cell.natm):
-        transform = orbital_transform(element_basis[cell.atom_symbol(index)].shells, "pyscf")
-        transforms.append(transform)
     cutoff_bohr = settings.pair_cutoff_angstrom * units.ANGSTROM_TO_BOHR
     blocks = {}
     for r, i, j, shift, distance, weight in fourier.minimal_image_pairs(
-            positions_bohr, lattice_bohr, ft_mesh, translations):
+            cell.atom_coords(), cell.lattice_vectors(), ft_mesh, translations):
         if distance > cutoff_bohr + 1e-8:
             continue
-        key = (i, j, *map(int, shift))
-        rows, cols = np.ix_(atom_slices[i], atom_slices[j])
         entry = {}
         for name, matrix in matrices_R.items():
+            rows, cols = atom_slices[i], atom_slices[j]
+            if spinful and name != "overlap":  # spinor rows: spin-major over the whole cell
+                rows, cols = np.concatenate([rows, rows + nao]), np.concatenate([cols, cols + nao])
+            entry[name] = weight * matrix[r][np.ix_(rows, cols)]
+        blocks[(i, j, *map(int, shift))] = entry
+    return blocks
+
+
+def _record_from_blocks(spec, cell, element_basis, blocks, settings, spinful) -> HamiltonianRecord:
+    """Blocks in PySCF's order and Hartree → a record in eV and the canonical orbital order, made
+    exactly hermitian and cast to the storage precision."""
+    transforms = [orbital_transform(element_basis[cell.atom_symbol(a)].shells, "pyscf") for a in range(cell.natm)]
+    for (i, j, *_), entry in blocks.items():
+        for name, block in entry.items():
             left, right = transforms[i], transforms[j]
             if spinful and name != "overlap":
                 left, right = spin_diagonal(left), spin_diagonal(right)
-            block = matrix[r][rows, cols] if not (spinful and name == "overlap") else \
-                matrix[r][np.ix_(atom_slices[i][:len(atom_slices[i]) // 2], atom_slices[j][:len(atom_slices[j]) // 2])]
-            entry[name] = weight * (left @ block @ right.T) * (1.0 if name == "overlap" else units.HARTREE_TO_EV)
-        blocks[key] = entry
+            entry[name] = (left @ block @ right.T) * (1.0 if name == "overlap" else units.HARTREE_TO_EV)
     keys = sorted(blocks, key=lambda k: (k[0], k[1], k[2:]))
     # exact hermiticity: H_ij(R) and H_ji(-R) from one averaged value
     for e, partner in enumerate(partner_edges([k[:2] for k in keys], [k[2:] for k in keys])):
@@ -370,9 +430,10 @@ def _blocks_from_real_space(spec, cell, element_basis, matrices_R, translations,
             for name in entry:
                 mean = 0.5 * (entry[name] + other[name].conj().T)
                 entry[name], other[name] = mean, mean.conj().T.copy()
+    names = list(blocks[keys[0]])
     dtype = np.dtype(settings.storage_dtype)
     complex_dtype = np.result_type(dtype, np.complex64)
-    flat = {name: HamiltonianRecord.flatten_blocks([blocks[k][name] for k in keys]) for name in matrices_R}
+    flat = {name: HamiltonianRecord.flatten_blocks([blocks[k][name] for k in keys]) for name in names}
     cast = lambda a, spin: a.astype(complex_dtype if spin else dtype)
     symbols = [cell.atom_symbol(i) for i in range(cell.natm)]
     return HamiltonianRecord(

@@ -1,0 +1,124 @@
+"""Box-by-box work on the cell's uniform mesh: basis functions of every nearby image evaluated on
+the points of one box, the density of a block-diagonal density matrix, and ⟨μ|V|ν⟩ of a potential
+sampled on the mesh. Each box touches only the images within reach, so the cost is O(atoms)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from scipy.spatial import cKDTree
+
+from .pairs import lattice_images
+
+
+@dataclass
+class Box:
+    index: torch.Tensor   # flat mesh indices of the box's points
+    points: torch.Tensor  # [P, 3] Bohr
+    atoms: np.ndarray     # images touching the box: atom in the cell
+    shifts: np.ndarray    # ... and its lattice shift
+    centres: torch.Tensor  # [K, 3]
+
+
+class MeshBoxes:
+    """The mesh of a cell cut into boxes of about ``box_points`` points per axis."""
+
+    def __init__(self, positions, lattice, symbols, functions, mesh, box_points=8, device="cpu"):
+        self.lattice = np.asarray(lattice, dtype=np.float64)
+        self.mesh = tuple(int(n) for n in mesh)
+        self.symbols = list(symbols)
+        self.functions = functions
+        self.device = torch.device(device)
+        self.width = max(f.num_orbitals for f in functions.values())
+        radius = np.array([functions[s].radius for s in self.symbols])
+        self.radius = radius
+        counts = [max(1, int(np.ceil(n / box_points))) for n in self.mesh]
+        self.edges = [np.linspace(0, n, c + 1).round().astype(int) for n, c in zip(self.mesh, counts)]
+        box_extent = np.linalg.norm(np.diag([e[1] - e[0] for e in self.edges]) / np.asarray(self.mesh) @ self.lattice,
+                                    axis=1).sum() / 2
+        self.box_radius = box_extent
+        atoms, shifts, cart = lattice_images(positions, self.lattice, radius.max() + box_extent)
+        self.image_atoms, self.image_shifts, self.image_cart = atoms, shifts, cart
+        self.tree = cKDTree(cart)
+
+    @property
+    def num_boxes(self):
+        return int(np.prod([len(e) - 1 for e in self.edges]))
+
+    def boxes(self):
+        n1, n2, n3 = self.mesh
+        e1, e2, e3 = self.edges
+        for a in range(len(e1) - 1):
+            for b in range(len(e2) - 1):
+                for c in range(len(e3) - 1):
+                    i, j, k = np.meshgrid(np.arange(e1[a], e1[a + 1]), np.arange(e2[b], e2[b + 1]),
+                                          np.arange(e3[c], e3[c + 1]), indexing="ij")
+                    frac = np.stack([i.ravel() / n1, j.ravel() / n2, k.ravel() / n3], 1)
+                    points = frac @ self.lattice
+                    centre = points.mean(0)
+                    reach = np.linalg.norm(points - centre, axis=1).max()
+                    near = np.asarray(self.tree.query_ball_point(centre, self.radius.max() + reach), dtype=np.int64)
+                    atoms = self.image_atoms[near]
+                    close = np.linalg.norm(self.image_cart[near] - centre, axis=1) <= self.radius[atoms] + reach
+                    near = np.sort(near[close])
+                    yield Box(
+                        index=torch.as_tensor(((i * n2 + j) * n3 + k).ravel(), device=self.device),
+                        points=torch.as_tensor(points, device=self.device),
+                        atoms=self.image_atoms[near], shifts=self.image_shifts[near],
+                        centres=torch.as_tensor(self.image_cart[near], device=self.device))
+
+    def orbitals(self, box: Box) -> torch.Tensor:
+        """[P, K·w] values of the functions of the box's images (padded to w per atom)."""
+        values = torch.zeros((len(box.points), len(box.atoms), self.width), dtype=box.points.dtype,
+                             device=self.device)
+        symbols = np.array(self.symbols)[box.atoms]
+        for symbol in np.unique(symbols):
+            which = np.flatnonzero(symbols == symbol)
+            idx = torch.as_tensor(which, device=self.device)
+            displacement = box.points[:, None, :] - box.centres[idx][None]
+            fn = self.functions[symbol]
+            values[:, idx, :fn.num_orbitals] = fn.evaluate(displacement)
+        return values.reshape(len(box.points), -1)
+
+    def density(self, atom_density: dict) -> torch.Tensor:
+        """ρ on the mesh (flat, C order) of the block-diagonal density matrix {symbol: D [w, w]}."""
+        rho = torch.zeros(int(np.prod(self.mesh)), dtype=torch.float64, device=self.device)
+        padded = {}
+        for symbol, matrix in atom_density.items():
+            block = torch.zeros((self.width, self.width), dtype=torch.float64, device=self.device)
+            block[:len(matrix), :len(matrix)] = torch.as_tensor(matrix, device=self.device)
+            padded[symbol] = block
+        for box in self.boxes():
+            if not len(box.atoms):
+                continue
+            phi = self.orbitals(box).reshape(len(box.points), len(box.atoms), self.width)
+            dm = torch.stack([padded[self.symbols[a]] for a in box.atoms])
+            rho[box.index] += torch.einsum("pkm,kmn,pkn->p", phi, dm, phi)
+        return rho
+
+    def potential_matrix(self, weighted_potential: torch.Tensor, pair_blocks, progress=None):
+        """Add Σ_r w V(r) φ_μ(r) φ_ν(r), over the mesh points unrolled over all space, into the
+        blocks of ``pair_blocks``. ``weighted_potential`` is V × (cell volume / mesh points)."""
+        for box in self.boxes():
+            if len(box.atoms):
+                phi = self.orbitals(box)
+                matrix = phi.T @ (weighted_potential[box.index, None] * phi)
+                pair_blocks.add_over_images(matrix, box.atoms, box.shifts)
+            if progress is not None:
+                progress.update()
+
+    def radial_sum(self, radial: dict) -> torch.Tensor:
+        """Σ over images of f_symbol(|r − R|²) on the mesh (flat); each f must vanish beyond the
+        element's basis radius."""
+        out = torch.zeros(int(np.prod(self.mesh)), dtype=torch.float64, device=self.device)
+        symbols_all = np.array(self.symbols)
+        for box in self.boxes():
+            if not len(box.atoms):
+                continue
+            r2 = ((box.points[:, None, :] - box.centres[None]) ** 2).sum(-1)
+            symbols = symbols_all[box.atoms]
+            for symbol in np.unique(symbols):
+                idx = torch.as_tensor(np.flatnonzero(symbols == symbol), device=self.device)
+                out[box.index] += radial[symbol](r2[:, idx]).sum(1)
+        return out

@@ -1,0 +1,81 @@
+"""The pairs (i, j, R) a builder fills, lattice images around a region, and the scatter of a
+matrix over images into pair blocks."""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+
+class PairBlocks:
+    """Accumulator of blocks for a fixed pair list: atom i in cell 0, atom j in cell R, with
+    |τ_j + R − τ_i| ≤ cutoff (on-site blocks included); every block padded to the largest
+    per-atom orbital count."""
+
+    def __init__(self, positions, lattice, cutoff, orbital_counts, device="cpu", dtype=torch.float64):
+        from ase.neighborlist import primitive_neighbor_list
+
+        self.positions = np.asarray(positions, dtype=np.float64)
+        self.lattice = np.asarray(lattice, dtype=np.float64)
+        first, second, shifts, distances = primitive_neighbor_list(
+            "ijSd", (True, True, True), self.lattice, self.positions, float(cutoff), self_interaction=True)
+        order = np.lexsort((shifts[:, 2], shifts[:, 1], shifts[:, 0], second, first))
+        self.first, self.second = first[order], second[order]
+        self.shifts, self.distances = shifts[order].astype(np.int64), distances[order]
+        self.natoms = len(self.positions)
+        self.orbital_counts = np.asarray(orbital_counts, dtype=np.int64)
+        self.width = int(self.orbital_counts.max())
+        self.codes = self.encode(self.first, self.second, self.shifts)
+        assert np.all(np.diff(self.codes) > 0)
+        self.device, self.dtype = torch.device(device), dtype
+        self.blocks = torch.zeros((len(self.codes), self.width, self.width), dtype=dtype, device=self.device)
+
+    _SHIFT_RANGE = 1 << 12  # |R_a| below 2048 cells along each axis
+
+    def encode(self, first, second, shifts):
+        half = self._SHIFT_RANGE // 2
+        code = np.asarray(first, dtype=np.int64) * self.natoms + np.asarray(second, dtype=np.int64)
+        for axis in range(3):
+            code = code * self._SHIFT_RANGE + (np.asarray(shifts)[..., axis] + half)
+        return code
+
+    def lookup(self, first, second, shifts):
+        """Index of each pair in the list, −1 for pairs beyond the cutoff."""
+        code = self.encode(first, second, shifts)
+        index = np.searchsorted(self.codes, code)
+        index = np.minimum(index, len(self.codes) - 1)
+        return np.where(self.codes[index] == code, index, -1)
+
+    def add_over_images(self, matrix: torch.Tensor, atoms: np.ndarray, shifts: np.ndarray):
+        """Add ``matrix`` [K·w, K·w] between images (atoms[k], shifts[k]) into the blocks of
+        the pairs (atoms[k], atoms[l], shifts[l] − shifts[k]) that are in the list."""
+        count = len(atoms)
+        k, l = np.meshgrid(np.arange(count), np.arange(count), indexing="ij")
+        k, l = k.ravel(), l.ravel()
+        index = self.lookup(atoms[k], atoms[l], shifts[l] - shifts[k])
+        keep = index >= 0
+        if not keep.any():
+            return
+        w = self.width
+        tiles = matrix.reshape(count, w, count, w).permute(0, 2, 1, 3).reshape(count * count, w, w)
+        selected = torch.as_tensor(np.flatnonzero(keep), device=matrix.device)
+        self.blocks.index_add_(0, torch.as_tensor(index[keep], device=matrix.device),
+                               tiles.index_select(0, selected).to(self.dtype))
+
+
+def lattice_images(positions, lattice, margin):
+    """Every image τ_a + S·lattice lying within ``margin`` of the cell's parallelepiped:
+    (atoms [M], shifts [M, 3], cartesian [M, 3])."""
+    lattice = np.asarray(lattice, dtype=np.float64)
+    volume = abs(np.linalg.det(lattice))
+    spacing = volume / np.linalg.norm(np.cross(lattice[[1, 2, 0]], lattice[[2, 0, 1]]), axis=1)
+    reach = np.ceil(margin / spacing).astype(int)
+    grid = np.stack(np.meshgrid(*[np.arange(-n, n + 1) for n in reach], indexing="ij"), -1).reshape(-1, 3)
+    fractional = np.asarray(positions) @ np.linalg.inv(lattice)
+    atoms = np.repeat(np.arange(len(positions)), len(grid))
+    shifts = np.tile(grid, (len(positions), 1))
+    frac = fractional[atoms] + shifts
+    # the distance to the cell is at least the largest distance beyond one of its face planes
+    outside = np.maximum(0.0, np.maximum(-frac, frac - 1.0)) * spacing
+    keep = outside.max(axis=1) <= margin + 1e-9
+    atoms, shifts = atoms[keep], shifts[keep]
+    return atoms, shifts, np.asarray(positions)[atoms] + shifts @ lattice
