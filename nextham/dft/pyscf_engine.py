@@ -64,7 +64,7 @@ class PySCFSettings:
     storage_dtype: str = "float64"
     kpoint_chunk: int = 64
     builder: str = "realspace"  # realspace | kspace (spin–orbit cells always use kspace)
-    realspace_threshold: float = 1e-10  # basis functions are cut where they fall below this
+    realspace_threshold: float = 1e-8  # basis functions are cut where they fall below this
     device: str = "cpu"  # where the real-space builder's grid work runs (cpu | cuda)
     soc: SOCSettings = field(default_factory=SOCSettings)
 
@@ -270,9 +270,9 @@ def zeroth_step_blocks(spec: StructureSpec, settings: PySCFSettings, progress=No
         cell, element_basis = build_cell(spec, settings)
         builder = _realspace_builder(cell, settings, progress)
         t0 = time.perf_counter()
-        rho0 = builder.atomic_density(atomic_density_blocks(cell, settings.h0_density, settings.xc))
-        builder.timings["atomic_density_s"] = time.perf_counter() - t0
-        h0 = builder.hamiltonian(rho0)
+        atoms = atomic_density_blocks(cell, settings.h0_density, settings.xc)
+        builder.timings["free_atoms_s"] = time.perf_counter() - t0
+        h0 = builder.hamiltonian(builder.atomic_density(atoms))
         blocks = builder.blocks({"hamiltonian_0": h0, "hamiltonian": h0, "overlap": builder.overlap})
         record = _record_from_blocks(spec, cell, element_basis, blocks, settings, spinful=False)
         details = {"builder": "realspace", "mesh": list(builder.mesh), "timings": dict(builder.timings)}
@@ -311,8 +311,7 @@ def compute_structure(spec: StructureSpec, settings: PySCFSettings) -> tuple[Ham
     if settings.uses_realspace(spinful):
         builder = _realspace_builder(cell, settings)
         rho0 = builder.atomic_density(atomic_density_blocks(cell, settings.h0_density, settings.xc))
-        h0 = builder.hamiltonian(rho0)
-        ht = builder.hamiltonian(torch_tensor(_scf_density_on_mesh(mf, dm)))
+        h0, ht = builder.hamiltonians([rho0, torch_tensor(_scf_density_on_mesh(mf, dm))])
         blocks = builder.blocks({"hamiltonian_0": h0, "hamiltonian": ht, "overlap": builder.overlap})
         timings["realspace_s"] = time.perf_counter() - t0
         timings.update({f"realspace_{k}": v for k, v in builder.timings.items()})

@@ -21,7 +21,7 @@ class RealSpaceBuilder:
     ``threshold``: basis functions are dropped where they fall below it (sets each element's
     radius); ``box_points``: mesh points per box edge; ``device``: where the grid work runs."""
 
-    def __init__(self, cell, xc: str, cutoff_bohr: float, threshold: float = 1e-10, box_points: int = 8,
+    def __init__(self, cell, xc: str, cutoff_bohr: float, threshold: float = 1e-8, box_points: int = 8,
                  device: str = "cpu", progress=None):
         if len(cell._ecpbas) or not cell._pseudo:
             raise NotImplementedError("the real-space builder handles GTH pseudopotentials (no ECP, no all-electron)")
@@ -49,41 +49,49 @@ class RealSpaceBuilder:
         radius = np.array([self.functions[s].radius for s in self.symbols])
         pseudopotential(integrals, self.pseudo, self.positions, self.lattice, radius)
         self.timings["analytic_s"] = time.perf_counter() - start
-        start = time.perf_counter()
-        self.pseudo_charge, self.potential_constant = self._pseudo_charges()
-        self.timings["pseudo_charge_s"] = time.perf_counter() - start
+        self.pseudo_charge = None
+        # the engine's G = 0 term of the neutral (pseudo-charges + electrons) Hartree potential
+        self.potential_constant = sum(2 * math.pi * float(cell.atom_charge(a)) * self._r_loc(s) ** 2
+                                      for a, s in enumerate(self.symbols)) / abs(np.linalg.det(self.lattice))
+
+    def _r_loc(self, symbol):
+        return float(self.cell._pseudo[symbol][1])
 
     # ------------------------------------------------------------------ densities
-    def _pseudo_charges(self):
-        """Gaussian charges −Z (2π r_loc²)^(-3/2) exp(−r²/2r_loc²) on the mesh, and the G = 0 constant."""
-        charges, widths = {}, {}
-        constant = 0.0
-        for a, symbol in enumerate(self.symbols):
-            r_loc = float(self.cell._pseudo[symbol][1])
-            z = float(self.cell.atom_charge(a))
-            charges[symbol], widths[symbol] = z, r_loc
-            constant += 2 * math.pi * z * r_loc ** 2
-        rho = self.boxes.radial_sum({s: (lambda r2, z=charges[s], w=widths[s]:
-                                         -z * (2 * math.pi * w * w) ** -1.5 * torch.exp(-r2 / (2 * w * w)))
-                                     for s in charges})
-        return rho.reshape(self.mesh), constant / abs(np.linalg.det(self.lattice))
-
     def atomic_density(self, atom_density: dict) -> torch.Tensor:
-        """ρ(0) on the mesh from per-element density matrices {symbol: D (PySCF AO order)}."""
-        return self.boxes.density(atom_density).reshape(self.mesh)
+        """ρ(0) on the mesh from per-element density matrices {symbol: D (PySCF AO order)}; the
+        Gaussian pseudo-charges −Z (2π r_loc²)^(-3/2) exp(−r²/2r_loc²) go on the mesh in the same pass."""
+        start = time.perf_counter()
+        charges = {s: float(self.cell.atom_charge(self.symbols.index(s))) for s in set(self.symbols)}
+        radial = {s: (lambda r2, z=charges[s], w=self._r_loc(s):
+                      -z * (2 * math.pi * w * w) ** -1.5 * torch.exp(-r2 / (2 * w * w))) for s in charges}
+        rho, pseudo = self.boxes.density(atom_density, radial)
+        self.pseudo_charge = pseudo.reshape(self.mesh)
+        self.timings["atomic_density_s"] = time.perf_counter() - start
+        return rho.reshape(self.mesh)
 
     # ------------------------------------------------------------------ operators
-    def hamiltonian(self, rho: torch.Tensor) -> PairBlocks:
-        """H[ρ] = T + V_pp(short range, non-local) + ∫ φ_μ V_loc[ρ] φ_ν, blocks of every pair."""
+    def hamiltonians(self, densities: list) -> list:
+        """H[ρ] = T + V_pp(short range, non-local) + ∫ φ_μ V_loc[ρ] φ_ν for each density on the mesh
+        (one pass over the mesh for all): PairBlocks of every pair."""
+        if self.pseudo_charge is None:  # the pseudo-charges come with the atomic density's pass
+            self.atomic_density({s: np.zeros((f.num_orbitals,) * 2) for s, f in self.functions.items()})
         start = time.perf_counter()
-        potential = local_potential(rho.to(self.device), self.pseudo_charge, self.potential_constant,
-                                    self.lattice, self.xc)
         weight = abs(np.linalg.det(self.lattice)) / np.prod(self.mesh)
-        blocks = self.pairs()
-        self.boxes.potential_matrix(potential.reshape(-1) * weight, blocks, progress=self.progress)
-        blocks.blocks += self.kinetic.blocks + self.pseudo.blocks
-        self.timings["potential_matrix_s"] = self.timings.get("potential_matrix_s", 0.0) + time.perf_counter() - start
-        return blocks
+        potentials = torch.stack([
+            local_potential(rho.to(self.device), self.pseudo_charge, self.potential_constant, self.lattice,
+                            self.xc).reshape(-1) * weight for rho in densities])
+        self.timings["potential_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        out = [self.pairs() for _ in densities]
+        self.boxes.potential_matrices(potentials, out, progress=self.progress)
+        for blocks in out:
+            blocks.blocks += self.kinetic.blocks + self.pseudo.blocks
+        self.timings["potential_matrix_s"] = time.perf_counter() - start
+        return out
+
+    def hamiltonian(self, rho: torch.Tensor) -> PairBlocks:
+        return self.hamiltonians([rho])[0]
 
     def blocks(self, named: dict) -> dict:
         """{(i, j, *R): {name: block [n_i, n_j] (numpy)}} from {name: PairBlocks}."""

@@ -81,44 +81,41 @@ class MeshBoxes:
             values[:, idx, :fn.num_orbitals] = fn.evaluate(displacement)
         return values.reshape(len(box.points), -1)
 
-    def density(self, atom_density: dict) -> torch.Tensor:
-        """ρ on the mesh (flat, C order) of the block-diagonal density matrix {symbol: D [w, w]}."""
-        rho = torch.zeros(int(np.prod(self.mesh)), dtype=torch.float64, device=self.device)
+    def density(self, atom_density: dict, radial: dict | None = None) -> tuple:
+        """ρ on the mesh (flat, C order) of the block-diagonal density matrix {symbol: D [n, n]},
+        and in the same pass Σ over images of ``radial[symbol](|r − R|²)`` (None when not given)."""
+        size = int(np.prod(self.mesh))
+        rho = torch.zeros(size, dtype=torch.float64, device=self.device)
+        extra = torch.zeros(size, dtype=torch.float64, device=self.device) if radial else None
         padded = {}
         for symbol, matrix in atom_density.items():
             block = torch.zeros((self.width, self.width), dtype=torch.float64, device=self.device)
             block[:len(matrix), :len(matrix)] = torch.as_tensor(matrix, device=self.device)
             padded[symbol] = block
+        symbols_all = np.array(self.symbols)
         for box in self.boxes():
             if not len(box.atoms):
                 continue
             phi = self.orbitals(box).reshape(len(box.points), len(box.atoms), self.width)
             dm = torch.stack([padded[self.symbols[a]] for a in box.atoms])
             rho[box.index] += torch.einsum("pkm,kmn,pkn->p", phi, dm, phi)
-        return rho
+            if radial:
+                r2 = ((box.points[:, None, :] - box.centres[None]) ** 2).sum(-1)
+                symbols = symbols_all[box.atoms]
+                for symbol in np.unique(symbols):
+                    idx = torch.as_tensor(np.flatnonzero(symbols == symbol), device=self.device)
+                    extra[box.index] += radial[symbol](r2[:, idx]).sum(1)
+        return rho, extra
 
-    def potential_matrix(self, weighted_potential: torch.Tensor, pair_blocks, progress=None):
-        """Add Σ_r w V(r) φ_μ(r) φ_ν(r), over the mesh points unrolled over all space, into the
-        blocks of ``pair_blocks``. ``weighted_potential`` is V × (cell volume / mesh points)."""
+    def potential_matrices(self, weighted_potentials: torch.Tensor, pair_blocks: list, progress=None):
+        """Add Σ_r w V_n(r) φ_μ(r) φ_ν(r), over the mesh points unrolled over all space, into the
+        blocks of ``pair_blocks[n]``, for each row of ``weighted_potentials`` [n, points]
+        (V × cell volume / mesh points); the basis functions are evaluated once for all."""
         for box in self.boxes():
             if len(box.atoms):
                 phi = self.orbitals(box)
-                matrix = phi.T @ (weighted_potential[box.index, None] * phi)
-                pair_blocks.add_over_images(matrix, box.atoms, box.shifts)
+                for potential, target in zip(weighted_potentials, pair_blocks):
+                    matrix = phi.T @ (potential[box.index, None] * phi)
+                    target.add_over_images(matrix, box.atoms, box.shifts)
             if progress is not None:
                 progress.update()
-
-    def radial_sum(self, radial: dict) -> torch.Tensor:
-        """Σ over images of f_symbol(|r − R|²) on the mesh (flat); each f must vanish beyond the
-        element's basis radius."""
-        out = torch.zeros(int(np.prod(self.mesh)), dtype=torch.float64, device=self.device)
-        symbols_all = np.array(self.symbols)
-        for box in self.boxes():
-            if not len(box.atoms):
-                continue
-            r2 = ((box.points[:, None, :] - box.centres[None]) ** 2).sum(-1)
-            symbols = symbols_all[box.atoms]
-            for symbol in np.unique(symbols):
-                idx = torch.as_tensor(np.flatnonzero(symbols == symbol), device=self.device)
-                out[box.index] += radial[symbol](r2[:, idx]).sum(1)
-        return out

@@ -28,8 +28,12 @@ class ElementFunctions:
         r2 = (displacement * displacement).sum(-1)
         columns = []
         as_tensor = lambda a: torch.as_tensor(a, dtype=displacement.dtype, device=displacement.device)
+        gaussians = {}  # shells sharing exponents (MOLOPT's s and p) share the exponentials
         for l, exponents, coefficients, to_spherical in self.shells:
-            radial = torch.exp(-r2[..., None] * as_tensor(exponents)) @ as_tensor(coefficients)  # [..., C]
+            key = exponents.tobytes()
+            if key not in gaussians:
+                gaussians[key] = torch.exp(-r2[..., None] * as_tensor(exponents))
+            radial = gaussians[key] @ as_tensor(coefficients)  # [..., C]
             if l == 0:
                 cart = torch.ones_like(r2)[..., None]
             elif l == 1:
