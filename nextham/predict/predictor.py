@@ -9,7 +9,7 @@ import time
 import numpy as np
 import torch
 
-from ..conventions import BasisSet
+from ..conventions import BasisSet, units
 from ..errors import BasisMismatchError, DataError, UnknownElementError
 from ..graph.batch import collate_graphs, record_to_sample, unpad_blocks
 from ..graph.layout import OrbitalLayout
@@ -110,10 +110,9 @@ class Predictor:
         engine, network = self.memory_estimate(spec)
         need = engine + min(network, 0.5 * self.memory_bytes)  # the network runs in pieces when it must
         if need > self.memory_bytes:
-            raise DataError(f"needs about {need / 1024 ** 3:.1f} GB (H(0) and S on a dense k-mesh of "
-                            f"{self._ft_points(spec)} points: {engine / 1024 ** 3:.1f} GB), more than the budget of "
-                            f"{self.memory_bytes / 1024 ** 3:.1f} GB; raise --memory-gb or run on a larger machine",
-                            path=path, structure=label)
+            raise DataError(f"needs about {need / 1024 ** 3:.1f} GB (H(0) and S: {engine / 1024 ** 3:.1f} GB), more "
+                            f"than the budget of {self.memory_bytes / 1024 ** 3:.1f} GB; raise --memory-gb or run on "
+                            f"a larger machine", path=path, structure=label)
         return spec
 
     def chunk_for(self, num_atoms: int, network_bytes: float) -> int | None:
@@ -136,16 +135,26 @@ class Predictor:
         return float(pairs * size * size * BYTES_PER_BLOCK_ENTRY)
 
     def memory_estimate(self, spec) -> tuple:
-        """(engine, network) bytes at the peak: k-space H(0), S and their Fourier transforms (complex, n²
-        per k-point); the network's activations over the padded blocks of every pair in its graph."""
+        """(engine, network) bytes at the peak. Engine: the real-space builder's blocks, mesh arrays and
+        one box (:func:`nextham.dft.realspace.memory_estimate`), or for the k-space path H(0), S and
+        their Fourier transforms (complex, n² per k-point). Network: its activations over the padded
+        blocks of every pair in its graph."""
         from ase import Atoms
         from ase.neighborlist import neighbor_list
 
-        orbitals = sum(self.basis[s].num_orbitals for s in spec.symbols) * (2 if spec.soc else 1)
-        engine = 6 * self._ft_points(spec) * orbitals ** 2 * 16
+        from ..dft.realspace import memory_estimate
+
+        settings = self.settings_for(spec.symbols)
         atoms = Atoms(spec.symbols, positions=spec.positions, cell=spec.lattice, pbc=True)
-        pairs = len(neighbor_list("i", atoms, float(self.graph_cutoff or self.settings.pair_cutoff_angstrom))) + len(atoms)
-        return float(engine), self._network_bytes(pairs)
+        count = lambda cutoff: len(neighbor_list("i", atoms, float(cutoff))) + len(atoms)
+        if settings.uses_realspace(spec.soc):
+            width = max(self.basis[s].num_orbitals for s in spec.symbols)
+            engine = memory_estimate(np.asarray(spec.lattice) * units.ANGSTROM_TO_BOHR, settings.ke_cutoff_hartree,
+                                     count(settings.pair_cutoff_angstrom), width)
+        else:
+            orbitals = sum(self.basis[s].num_orbitals for s in spec.symbols) * (2 if spec.soc else 1)
+            engine = 6 * self._ft_points(spec) * orbitals ** 2 * 16
+        return float(engine), self._network_bytes(count(self.graph_cutoff or settings.pair_cutoff_angstrom))
 
     # ------------------------------------------------------------------ prediction
     def __call__(self, atoms, label: str | None = None, path=None) -> PredictedHamiltonian:
@@ -156,7 +165,9 @@ class Predictor:
         timings = {}
         start = time.perf_counter()
         spec = self.spec(atoms, label, path)
-        record, element_basis = zeroth_step_blocks(spec, self.settings_for(spec.symbols))
+        settings = self.settings_for(spec.symbols)
+        settings.device = self.device.type  # the real-space builder's grid work runs where the network does
+        record, element_basis = zeroth_step_blocks(spec, settings)
         for symbol, basis in element_basis.items():
             if basis.shells != self.basis[symbol].shells:
                 raise BasisMismatchError(f"the engine gives {symbol} shells {list(basis.shells)}, the checkpoint "

@@ -62,7 +62,8 @@ def test_bad_structures_are_named_before_any_dft(tmp_path, predictor, monkeypatc
     refused(bulk("Fe", "bcc", a=2.87), UnknownElementError, "Fe have no basis in this checkpoint")
     refused(Atoms("CsSi", scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5]], cell=np.eye(3) * 4.1, pbc=True),
             BasisMismatchError, "Cs carry the spin–orbit basis")
-    huge = bulk("Si", "diamond", a=5.43).repeat((12, 12, 12))  # 3,456 atoms: 18 GB for H(0), S on one k-point
+    # 8,192 atoms: 17 GB for the real-space builder (mesh arrays, blocks) before the network
+    huge = bulk("Si", "diamond", a=5.43).repeat((16, 16, 16))
     refused(huge, DataError, "more than the budget")
     (tmp_path / "garbage.cif").write_text("this is not a crystal\n")
     assert main(["predict", "--ckpt", str(predictor.checkpoints[0]), "--structure", str(tmp_path / "garbage.cif"),

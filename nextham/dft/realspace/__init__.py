@@ -6,6 +6,6 @@ long-range pseudopotential and exchange–correlation potential of a density liv
 uniform mesh and are integrated against basis-function products box by box. Cost grows with
 atoms × neighbours; the grid work runs in torch on CPU or CUDA.
 """
-from .builder import RealSpaceBuilder
+from .builder import RealSpaceBuilder, memory_estimate
 
-__all__ = ["RealSpaceBuilder"]
+__all__ = ["RealSpaceBuilder", "memory_estimate"]

@@ -15,6 +15,17 @@ from .pairs import PairBlocks
 from .potential import local_potential
 
 
+def memory_estimate(lattice_bohr, ke_cutoff_hartree, pairs: int, width: int, box_points: int = 8,
+                    box_images: int = 400) -> float:
+    """Peak bytes of a build: five sets of padded pair blocks (S, T, pseudopotential, H(0), H(T)),
+    about twenty float64 arrays over the mesh (densities, potentials, gradients and their complex
+    FFTs), and one box's basis-function values over the images within reach."""
+    from pyscf.pbc.tools import cutoff_to_mesh
+
+    points = float(np.prod(cutoff_to_mesh(np.asarray(lattice_bohr), ke_cutoff_hartree)))
+    return 5 * pairs * width * width * 8 + 20 * points * 8 + 4 * box_points ** 3 * box_images * width * 8
+
+
 class RealSpaceBuilder:
     """One cell's pair list, basis functions on its mesh and density-independent blocks.
 
@@ -34,8 +45,8 @@ class RealSpaceBuilder:
         self.mesh = tuple(int(n) for n in cell.mesh)
         self.functions = element_functions(cell, threshold)
         counts = [self.functions[s].num_orbitals for s in self.symbols]
-        self.pairs = lambda: PairBlocks(self.positions, self.lattice, cutoff_bohr, counts, device=self.device)
-        self.template = self.pairs()
+        self.template = PairBlocks(self.positions, self.lattice, cutoff_bohr, counts, device=self.device)
+        self.pairs = self.template.zeros_like
         self.width = self.template.width
         self.boxes = MeshBoxes(self.positions, self.lattice, self.symbols, self.functions, self.mesh,
                                box_points=box_points, device=self.device)

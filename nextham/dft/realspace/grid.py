@@ -83,29 +83,48 @@ class MeshBoxes:
 
     def density(self, atom_density: dict, radial: dict | None = None) -> tuple:
         """ρ on the mesh (flat, C order) of the block-diagonal density matrix {symbol: D [n, n]},
-        and in the same pass Σ over images of ``radial[symbol](|r − R|²)`` (None when not given)."""
-        size = int(np.prod(self.mesh))
-        rho = torch.zeros(size, dtype=torch.float64, device=self.device)
-        extra = torch.zeros(size, dtype=torch.float64, device=self.device) if radial else None
+        and Σ over images of ``radial[symbol](|r − R|²)`` (None when not given). Rotation-invariant
+        atoms (spherically averaged, as the free atoms of H(0) are) are summed as radial functions in
+        the same pass, without evaluating the basis."""
+        extra = [radial] if radial else []
+        spherical = {s: self.functions[s].spherical_density(d) for s, d in atom_density.items()}
+        if all(f is not None for f in spherical.values()):
+            sums = self.radial_sums([spherical] + extra)
+            return sums[0], (sums[1] if radial else None)
+        rho = torch.zeros(int(np.prod(self.mesh)), dtype=torch.float64, device=self.device)
         padded = {}
         for symbol, matrix in atom_density.items():
             block = torch.zeros((self.width, self.width), dtype=torch.float64, device=self.device)
             block[:len(matrix), :len(matrix)] = torch.as_tensor(matrix, device=self.device)
             padded[symbol] = block
-        symbols_all = np.array(self.symbols)
         for box in self.boxes():
             if not len(box.atoms):
                 continue
             phi = self.orbitals(box).reshape(len(box.points), len(box.atoms), self.width)
             dm = torch.stack([padded[self.symbols[a]] for a in box.atoms])
             rho[box.index] += torch.einsum("pkm,kmn,pkn->p", phi, dm, phi)
-            if radial:
-                r2 = ((box.points[:, None, :] - box.centres[None]) ** 2).sum(-1)
-                symbols = symbols_all[box.atoms]
-                for symbol in np.unique(symbols):
-                    idx = torch.as_tensor(np.flatnonzero(symbols == symbol), device=self.device)
-                    extra[box.index] += radial[symbol](r2[:, idx]).sum(1)
-        return rho, extra
+        return rho, (self.radial_sums(extra)[0] if radial else None)
+
+    def radial_sums(self, functions: list) -> list:
+        """For each {symbol: f(r²)} in ``functions``, Σ over images of f(|r − R|²) on the mesh (flat);
+        each f must vanish beyond the element's basis radius."""
+        size = int(np.prod(self.mesh))
+        out = [torch.zeros(size, dtype=torch.float64, device=self.device) for _ in functions]
+        symbols_all = np.array(self.symbols)
+        for box in self.boxes():
+            if not len(box.atoms):
+                continue
+            # |p − c|² as |p|² + |c|² − 2 p·c: one matmul; the rounding (1e-13 Bohr² here) is harmless
+            # inside exp(−α r²)
+            r2 = ((box.points * box.points).sum(1)[:, None] + (box.centres * box.centres).sum(1)[None]
+                  - 2.0 * box.points @ box.centres.T).clamp_(min=0.0)
+            symbols = symbols_all[box.atoms]
+            for symbol in np.unique(symbols):
+                idx = torch.as_tensor(np.flatnonzero(symbols == symbol), device=self.device)
+                near = r2[:, idx]
+                for total, radial in zip(out, functions):
+                    total[box.index] += radial[symbol](near).sum(1)
+        return out
 
     def potential_matrices(self, weighted_potentials: torch.Tensor, pair_blocks: list, progress=None):
         """Add Σ_r w V_n(r) φ_μ(r) φ_ν(r), over the mesh points unrolled over all space, into the

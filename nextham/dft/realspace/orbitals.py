@@ -46,6 +46,47 @@ class ElementFunctions:
         return torch.cat(columns, -1)
 
 
+    def spherical_density(self, density_matrix, tolerance: float = 1e-10):
+        """ρ(|r|²) of a rotation-invariant one-centre density matrix (a spherically averaged free
+        atom), as a function of r², or None when the matrix is not rotation invariant.
+
+        Invariance leaves only equal-l shell pairs with one weight d_st per pair, and Σ_m of a
+        shell's squared angular parts is (2l+1)/4π · r^2l, so ρ = Σ_st d_st (2l+1)/4π r^2l R_s R_t."""
+        density_matrix = np.asarray(density_matrix, dtype=np.float64)
+        columns, start = [], 0  # (l, first AO, exponent set, coefficients) per contracted function
+        exponent_sets = {}
+        for l, exponents, coefficients, _ in self.shells:
+            key = exponent_sets.setdefault(exponents.tobytes(), (len(exponent_sets), exponents))[0]
+            for column in range(coefficients.shape[1]):
+                columns.append((l, start, key, coefficients[:, column]))
+                start += 2 * l + 1
+        weights = np.zeros((len(columns), len(columns)))  # d_st (2l+1)/4π, equal l only
+        for s_, (l, a, _, _) in enumerate(columns):
+            for t, (m, b, _, _) in enumerate(columns):
+                if m == l:
+                    block = density_matrix[a:a + 2 * l + 1, b:b + 2 * l + 1]
+                    weights[s_, t] = np.mean(np.diag(block)) * (2 * l + 1) / (4 * math.pi)
+        powers = np.array([l for l, *_ in columns])
+        sets = [exps for _, exps in sorted(exponent_sets.values(), key=lambda item: item[0])]
+
+        def density(r2: torch.Tensor) -> torch.Tensor:
+            as_tensor = lambda a: torch.as_tensor(a, dtype=r2.dtype, device=r2.device)
+            gaussians = [torch.exp(-r2[..., None] * as_tensor(exps)) for exps in sets]
+            # R_s(r) r^l for every contracted function, then Σ_st w_st R_s R_t
+            radial = torch.stack([(gaussians[key] @ as_tensor(coef)) * r2 ** (l / 2)
+                                  for l, _, key, coef in columns], -1)
+            return ((radial @ as_tensor(weights)) * radial).sum(-1)
+
+        # the shortcut is used only where it reproduces the full evaluation
+        points = torch.as_tensor(np.random.default_rng(0).normal(size=(64, 3)) * 1.5)
+        values = self.evaluate(points)
+        full = torch.einsum("pm,mn,pn->p", values, torch.as_tensor(density_matrix), values)
+        radial = density((points * points).sum(-1))
+        if not torch.allclose(radial, full, rtol=tolerance, atol=tolerance * float(full.abs().max())):
+            return None
+        return density
+
+
 def element_functions(cell, threshold: float) -> dict:
     """{symbol: ElementFunctions} for the elements of a PySCF cell (spherical GTOs)."""
     from pyscf import gto

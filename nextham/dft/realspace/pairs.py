@@ -29,6 +29,13 @@ class PairBlocks:
         self.device, self.dtype = torch.device(device), dtype
         self.blocks = torch.zeros((len(self.codes), self.width, self.width), dtype=dtype, device=self.device)
 
+    def zeros_like(self) -> "PairBlocks":
+        """Another accumulator over the same pairs, all blocks zero."""
+        other = object.__new__(PairBlocks)
+        other.__dict__.update(self.__dict__)
+        other.blocks = torch.zeros_like(self.blocks)
+        return other
+
     _SHIFT_RANGE = 1 << 12  # |R_a| below 2048 cells along each axis
 
     def encode(self, first, second, shifts):
