@@ -6,8 +6,8 @@ checkpoint's training data were made with). Prints a table and writes a log-log 
 
 Every measurement runs in a fresh process (its peak resident memory is that stage's alone), one at a
 time, with --threads OpenMP/torch threads. (a) is the whole recipe of `nextham data generate`: SCF,
-then H(T) and H(0) in real space (dense-k evaluation and Fourier transform), validated against the
-SCF's own bands; its SCF part alone is shown too. (b) is `nextham predict`: H(0) and S, graph,
+then H(T) and H(0) built in real space (``--builder kspace``: the older dense-k evaluation and Fourier
+transform), validated against the SCF's own bands; its SCF part alone is shown too. (b) is `nextham predict`: H(0) and S, graph,
 inference, occupation. The Gauge MAE of Ĥ is against that H(T), over every pair H(T) stores.
 """
 from __future__ import annotations
@@ -47,10 +47,11 @@ def _scf(atoms, label, settings):
     return time.perf_counter() - start, _peak_mb(), record
 
 
-def _predict(checkpoint, atoms, label):
+def _predict(checkpoint, atoms, label, builder):
     from nextham.predict import Predictor
 
     predictor = Predictor(checkpoint)
+    predictor.engine_settings = {**predictor.engine_settings, "builder": builder}
     start = time.perf_counter()
     result = predictor(atoms, label)
     return time.perf_counter() - start, _peak_mb(), result.record, result.timings
@@ -66,7 +67,8 @@ def gauge_mae_mev(predicted, truth) -> float:
     from nextham.kspace import gauge_mae
 
     lookup = predicted.edge_lookup()
-    mine = [predicted.blocks("hamiltonian")[lookup[key]] for key in truth.edge_lookup()]
+    blocks = predicted.blocks("hamiltonian")
+    mine = [blocks[lookup[key]] for key in truth.edge_lookup()]
     flat = lambda blocks: np.concatenate([np.asarray(b, dtype=np.float64).ravel() for b in blocks])
     return 1000.0 * gauge_mae(flat(mine), flat(truth.blocks("hamiltonian")), flat(truth.blocks("overlap")))
 
@@ -78,8 +80,16 @@ def main():
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
     parser.add_argument("--scf-max-atoms", type=int, default=54, help="larger cells are predicted only")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--builder", default="realspace", choices=["realspace", "kspace"],
+                        help="how both sides build H(0), H(T), S")
     parser.add_argument("--png", default="benchmarks/results/time_to_hamiltonian.png")
+    parser.add_argument("--log", nargs="*", default=[],
+                        help="only plot: the printed tables of earlier runs (their builder is read from the header)")
     args = parser.parse_args()
+    if args.log:
+        plot([row for path in args.log for row in read_log(path)], Path(args.png))
+        print(f"log-log plot: {args.png}")
+        return
 
     from ase.build import bulk
 
@@ -89,22 +99,25 @@ def main():
     rows = []
     header = (f"{'structure':<12}{'atoms':>6}{'DFT s':>9}{'(SCF s)':>9}{'DFT MB':>8}{'predict s':>10}{'(H0+S s)':>9}"
               f"{'(net s)':>8}{'pred MB':>8}{'DFT/pred':>9}{'Gauge MAE meV':>14}{'H(0) meV':>9}")
-    print(f"threads {args.threads}, checkpoint {args.ckpt}\n{header}\n" + "-" * len(header), flush=True)
+    print(f"threads {args.threads}, checkpoint {args.ckpt}, builder {args.builder}\n{header}\n" + "-" * len(header),
+          flush=True)
     for system in args.systems:
         formula, prototype, a = SYSTEMS[system]
         for n in args.repeats:
             atoms = bulk(formula, prototype, a=a).repeat((n, n, n))
             label = f"{system}-{len(atoms)}"
-            p_seconds, p_peak, predicted, timings = _in_fresh_process(args.threads, _predict, args.ckpt, atoms, label)
+            p_seconds, p_peak, predicted, timings = _in_fresh_process(args.threads, _predict, args.ckpt, atoms, label,
+                                                                          args.builder)
             row = {"label": label, "system": system, "atoms": len(atoms), "predict_s": p_seconds, "predict_mb": p_peak,
                    "h0_s": timings["h0_and_overlap_s"], "net_s": timings["inference_s"], "dft_s": float("nan"),
                    "scf_s": float("nan"), "dft_mb": float("nan"), "mae": float("nan"), "h0_mae": float("nan")}
             if len(atoms) <= args.scf_max_atoms:
-                settings = settings_of.settings_for(atoms.get_chemical_symbols()).to_dict()
+                settings = {**settings_of.settings_for(atoms.get_chemical_symbols()).to_dict(), "builder": args.builder}
                 d_seconds, d_peak, truth = _in_fresh_process(args.threads, _scf, atoms, label, settings)
                 row.update(dft_s=d_seconds, scf_s=truth.metadata["timings"]["scf_s"], dft_mb=d_peak,
                            mae=gauge_mae_mev(predicted, truth),
                            h0_mae=gauge_mae_mev(predicted.replace(hamiltonian=predicted.hamiltonian_0), truth))
+            row["builder"] = args.builder
             rows.append(row)
             print(f"{label:<12}{row['atoms']:>6}{row['dft_s']:>9.1f}{row['scf_s']:>9.1f}{row['dft_mb']:>8.0f}"
                   f"{row['predict_s']:>10.1f}{row['h0_s']:>9.1f}{row['net_s']:>8.2f}{row['predict_mb']:>8.0f}"
@@ -113,22 +126,39 @@ def main():
     print(f"log-log plot: {args.png}")
 
 
+def read_log(path) -> list:
+    """Rows of a table this script printed (the columns `plot` needs)."""
+    rows, builder = [], "realspace"
+    for line in Path(path).read_text().splitlines():
+        if line.startswith("threads"):
+            builder = line.rsplit("builder", 1)[-1].strip() if "builder" in line else "kspace"
+        fields = line.split()
+        if len(fields) == 12 and fields[0].split("-")[0] in SYSTEMS and fields[1].isdigit():
+            rows.append({"system": fields[0].split("-")[0], "atoms": int(fields[1]), "dft_s": float(fields[2]),
+                         "predict_s": float(fields[5]), "builder": builder})
+    return rows
+
+
 def plot(rows, path):
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(5.5, 4.2), dpi=110)
-    for system, colour in zip(SYSTEMS, ("tab:blue", "tab:red")):
-        mine = [r for r in rows if r["system"] == system]
-        if not mine:
-            continue
-        atoms = [r["atoms"] for r in mine]
-        axis.plot(atoms, [r["predict_s"] for r in mine], "o-", color=colour, label=f"{system}: H(0)+S+inference")
-        dft = [(r["atoms"], r["dft_s"]) for r in mine if np.isfinite(r["dft_s"])]
-        if dft:
-            axis.plot(*zip(*dft), "s--", color=colour, label=f"{system}: SCF + H(T)")
+    figure, axis = plt.subplots(figsize=(6.5, 4.6), dpi=110)
+    for builder, alpha in (("kspace", 0.35), ("realspace", 1.0)):
+        for system, colour in zip(SYSTEMS, ("tab:blue", "tab:red")):
+            mine = sorted((r for r in rows if r["system"] == system and r.get("builder", "realspace") == builder),
+                          key=lambda r: r["atoms"])
+            if not mine:
+                continue
+            tag = "k-space H(0)" if builder == "kspace" else "real-space H(0)"
+            atoms = [r["atoms"] for r in mine]
+            axis.plot(atoms, [r["predict_s"] for r in mine], "o-", color=colour, alpha=alpha,
+                      label=f"{system}: predict ({tag})")
+            dft = [(r["atoms"], r["dft_s"]) for r in mine if np.isfinite(r["dft_s"])]
+            if dft:
+                axis.plot(*zip(*dft), "s--", color=colour, alpha=alpha, label=f"{system}: SCF + H(T) ({tag})")
     axis.set_xscale("log")
     axis.set_yscale("log")
     axis.set_xlabel("atoms in the cell")

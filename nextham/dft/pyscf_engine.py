@@ -241,7 +241,7 @@ def _setup(spec: StructureSpec, settings: PySCFSettings):
     return cell, element_basis, spinful, scf_mesh, ft_mesh, kpts, mf, dm0
 
 
-def _realspace_builder(cell, settings: PySCFSettings, progress=None):
+def _realspace_builder(cell, settings: PySCFSettings, progress: bool = False):
     from .realspace import RealSpaceBuilder
 
     return RealSpaceBuilder(cell, settings.xc, settings.pair_cutoff_angstrom * units.ANGSTROM_TO_BOHR,
@@ -262,9 +262,11 @@ def _scf_density_on_mesh(mf, dm_kpts):
     return tools.ifft(rho_g.reshape(-1, np.prod(mesh))[0], mesh).real.reshape(mesh) / weight
 
 
-def zeroth_step_blocks(spec: StructureSpec, settings: PySCFSettings, progress=None) -> tuple[HamiltonianRecord, dict]:
+def zeroth_step_blocks(spec: StructureSpec, settings: PySCFSettings,
+                       progress: bool = False) -> tuple[HamiltonianRecord, dict]:
     """H(0) and S only — what a trained model needs for a new structure, no SCF. The record's
-    ``hamiltonian`` repeats H(0) (no target is known; metadata ``has_scf_target`` is false)."""
+    ``hamiltonian`` repeats H(0) (no target is known; metadata ``has_scf_target`` is false).
+    ``progress``: a progress bar over the real-space builder's mesh."""
     start = time.perf_counter()
     if settings.uses_realspace(spec.soc):
         cell, element_basis = build_cell(spec, settings)

@@ -167,7 +167,7 @@ class Predictor:
         spec = self.spec(atoms, label, path)
         settings = self.settings_for(spec.symbols)
         settings.device = self.device.type  # the real-space builder's grid work runs where the network does
-        record, element_basis = zeroth_step_blocks(spec, settings)
+        record, element_basis = zeroth_step_blocks(spec, settings, progress=len(spec.symbols) >= 64)
         for symbol, basis in element_basis.items():
             if basis.shells != self.basis[symbol].shells:
                 raise BasisMismatchError(f"the engine gives {symbol} shells {list(basis.shells)}, the checkpoint "

@@ -42,10 +42,15 @@ class PredictedHamiltonian:
         """Per-pair blocks of ``hamiltonian`` (Ĥ), ``hamiltonian_0`` or ``overlap``."""
         return self.record.blocks(kind)
 
-    def bands(self, path=None, npoints: int = 120, kind: str = "hamiltonian") -> dict:
+    def bands(self, path=None, npoints: int | None = None, kind: str = "hamiltonian") -> dict:
         """Eigenvalues (eV) along ``path``: an ASE path string ("GXWKGLUWLK,UX") or BandPath; default
-        ASE's automatic high-symmetry path of the cell. Returns kpoints (fractional), x, energies
-        (K, n), special x and labels, and E_F."""
+        ASE's automatic high-symmetry path of the cell. ``npoints``: default 120, fewer for cells of
+        more than 1,000 orbitals, whose dense eigensolves cost n³ each (a supercell's zone is
+        smaller too; 12 at the least). Returns kpoints (fractional), x, energies (K, n), special x and
+        labels, and E_F."""
+        if npoints is None:
+            orbitals = int(np.sum(self.record.orbital_counts))
+            npoints = max(12, min(120, int(120 * (1000 / orbitals) ** 2)))
         bandpath = self.atoms.cell.bandpath(path, npoints=npoints) if not hasattr(path, "kpts") else path
         x, special_x, labels = bandpath.get_linear_kpoint_axis()
         energies = self.record.eigenvalues(bandpath.kpts, kind)

@@ -30,10 +30,11 @@ class RealSpaceBuilder:
     """One cell's pair list, basis functions on its mesh and density-independent blocks.
 
     ``threshold``: basis functions are dropped where they fall below it (sets each element's
-    radius); ``box_points``: mesh points per box edge; ``device``: where the grid work runs."""
+    radius); ``box_points``: mesh points per box edge; ``device``: where the grid work runs;
+    ``progress``: a progress bar over the mesh boxes (worth it from about a hundred atoms)."""
 
     def __init__(self, cell, xc: str, cutoff_bohr: float, threshold: float = 1e-8, box_points: int = 8,
-                 device: str = "cpu", progress=None):
+                 device: str = "cpu", progress: bool = False):
         if len(cell._ecpbas) or not cell._pseudo:
             raise NotImplementedError("the real-space builder handles GTH pseudopotentials (no ECP, no all-electron)")
         self.cell, self.xc, self.device, self.progress = cell, xc, torch.device(device), progress
@@ -95,7 +96,11 @@ class RealSpaceBuilder:
         self.timings["potential_s"] = time.perf_counter() - start
         start = time.perf_counter()
         out = [self.pairs() for _ in densities]
-        self.boxes.potential_matrices(potentials, out, progress=self.progress)
+        from tqdm.auto import tqdm
+
+        with tqdm(total=self.boxes.num_boxes, desc=f"H[ρ] on the mesh ({self.cell.natm} atoms)", unit="box",
+                  leave=False, disable=not self.progress) as bar:
+            self.boxes.potential_matrices(potentials, out, progress=bar)
         for blocks in out:
             blocks.blocks += self.kinetic.blocks + self.pseudo.blocks
         self.timings["potential_matrix_s"] = time.perf_counter() - start

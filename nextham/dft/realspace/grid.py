@@ -35,9 +35,9 @@ class MeshBoxes:
         self.radius = radius
         counts = [max(1, int(np.ceil(n / box_points))) for n in self.mesh]
         self.edges = [np.linspace(0, n, c + 1).round().astype(int) for n, c in zip(self.mesh, counts)]
-        box_extent = np.linalg.norm(np.diag([e[1] - e[0] for e in self.edges]) / np.asarray(self.mesh) @ self.lattice,
-                                    axis=1).sum() / 2
-        self.box_radius = box_extent
+        # half the sum of the largest box's edge vectors bounds every box's centre-to-point distance
+        largest = np.diag([np.diff(e).max() for e in self.edges]) / np.asarray(self.mesh)
+        box_extent = np.linalg.norm(largest @ self.lattice, axis=1).sum() / 2
         atoms, shifts, cart = lattice_images(positions, self.lattice, radius.max() + box_extent)
         self.image_atoms, self.image_shifts, self.image_cart = atoms, shifts, cart
         self.tree = cKDTree(cart)
