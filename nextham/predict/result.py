@@ -112,13 +112,30 @@ class PredictedHamiltonian:
 
     def to_deeph(self, folder, spinful: bool = False) -> Path:
         """A DeepH-pack 1.0 structure folder: POSCAR, info.json (E_F, electron count), ``hamiltonian.h5`` =
-        Ĥ (what DeepH-dock reads), ``hamiltonian_0.h5`` = H(0), ``overlap.h5`` = S. ``spinful`` writes a
-        spinless structure as H ⊗ I₂."""
+        Ĥ (what DeepH-dock reads), ``hamiltonian_0.h5`` = H(0), ``overlap.h5`` = S, and ``K_PATH`` (ASE's
+        automatic path in DeepH-dock's format, so ``dock compute eigen calc-band`` runs on the folder as it
+        is). ``spinful`` writes a spinless structure as H ⊗ I₂."""
+        from ..io.atomic import atomic_write
         from ..io.deeph import write_deeph
 
         record = self.record.as_spinful() if spinful else self.record
         write_deeph(folder, record, self.basis)
+        atomic_write(Path(folder) / "K_PATH", lambda path: Path(path).write_text(self.dock_k_path()))
         return Path(folder)
+
+    def dock_k_path(self, points_per_segment: int = 30) -> str:
+        """ASE's automatic band path as DeepH-dock's ``K_PATH``: one line per segment,
+        ``N k_start(3) k_end(3) label_start label_end`` in fractional reciprocal coordinates."""
+        from ase.dft.kpoints import parse_path_string
+
+        bandpath = self.atoms.cell.bandpath()
+        special = bandpath.special_points
+        lines = []
+        for segment in parse_path_string(bandpath.path):
+            for start, end in zip(segment[:-1], segment[1:]):
+                coordinates = " ".join(f"{x:.10f}" for x in (*special[start], *special[end]))
+                lines.append(f"{points_per_segment} {coordinates} {start} {end}")
+        return "\n".join(lines) + "\n"
 
     def write(self, folder, spinful: bool = False) -> Path:
         """Everything for one structure in ``folder``: the DeepH folder, bands.png and summary.json."""

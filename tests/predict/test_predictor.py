@@ -30,7 +30,12 @@ def test_a_poscar_of_an_embedded_structure_gives_its_blocks_and_the_test_predict
     assert main(["predict", "--ckpt", str(old_checkpoint), "--structure", str(poscar), "--out", str(out)]) == 0
     folder = out / "AlP"
     assert {"hamiltonian.h5", "hamiltonian_0.h5", "overlap.h5", "POSCAR", "info.json", "bands.png",
-            "summary.json"} <= {p.name for p in folder.iterdir()}
+            "summary.json", "K_PATH"} <= {p.name for p in folder.iterdir()}
+    # DeepH-dock's K_PATH: "N k_start k_end label_start label_end" per segment, Γ among the labels
+    segments = [line.split() for line in (folder / "K_PATH").read_text().splitlines()]
+    assert all(len(fields) == 9 and int(fields[0]) > 1 for fields in segments)
+    gamma = [fields[1:4] if fields[7] == "G" else fields[4:7] for fields in segments if "G" in fields[7:]]
+    assert gamma and all(float(x) == 0.0 for point in gamma for x in point)
     predicted, _ = read_deeph(folder)  # hamiltonian.h5 holds Ĥ: what DeepH-dock's calc-band reads
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["electrons"] == truth.num_electrons == 8 and summary["band_gap_ev"] > 0
