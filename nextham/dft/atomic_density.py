@@ -75,7 +75,8 @@ def atomic_density_blocks(cell, method: str = "atomic-ks", xc: str = "pbe") -> d
     return {symbol: _atomic_ks_density(_single_atom(cell, index), xc) for symbol, index in first.items()}
 
 
-def atomic_density_matrix(cell, method: str = "atomic-ks", xc: str = "pbe") -> np.ndarray:
-    """Spin-summed real-space density matrix (nao × nao) of the neutral atoms, block diagonal."""
-    blocks = atomic_density_blocks(cell, method, xc)
+def atomic_density_matrix(cell, method: str = "atomic-ks", xc: str = "pbe", blocks: dict | None = None) -> np.ndarray:
+    """Spin-summed real-space density matrix (nao × nao) of the neutral atoms, block diagonal;
+    ``blocks`` (from :func:`atomic_density_blocks`) when the free atoms are already solved."""
+    blocks = blocks if blocks is not None else atomic_density_blocks(cell, method, xc)
     return scipy.linalg.block_diag(*[blocks[cell._atom[index][0]] for index in range(cell.natm)])

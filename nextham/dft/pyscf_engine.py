@@ -205,8 +205,8 @@ class _FixedDensityOperator:
         return np.concatenate(out)
 
 
-def _initial_density(cell, mf, settings, spinful, nkpts):
-    dm_atoms = atomic_density_matrix(cell, settings.h0_density, settings.xc)
+def _initial_density(cell, free_atoms, spinful, nkpts):
+    dm_atoms = atomic_density_matrix(cell, blocks=free_atoms)
     if spinful:
         # non-magnetic spinor density: half the electrons in each spin, no spin-flip part
         dm_atoms = spin_diagonal(dm_atoms / 2.0)
@@ -223,7 +223,8 @@ def kpoint_meshes(lattice_angstrom, settings: PySCFSettings) -> tuple:
 
 # ----------------------------------------------------------------------------- main entry
 def _setup(spec: StructureSpec, settings: PySCFSettings):
-    """Cell, k-meshes, the mean-field object and ρ(0) (no SCF yet)."""
+    """Cell, k-meshes, the mean-field object, the free atoms' density matrices and ρ(0) on the SCF
+    k-points (no SCF yet)."""
     from pyscf.pbc import dft
 
     cell, element_basis = build_cell(spec, settings)
@@ -237,8 +238,9 @@ def _setup(spec: StructureSpec, settings: PySCFSettings):
         mf = dft.KRKS(cell, kpts, xc=settings.xc).multigrid_numint()
     mf.conv_tol, mf.conv_tol_grad, mf.max_cycle = settings.conv_tol, settings.conv_tol_grad, settings.max_cycle
     mf.verbose = 0
-    dm0 = _initial_density(cell, mf, settings, spinful, len(kpts))
-    return cell, element_basis, spinful, scf_mesh, ft_mesh, kpts, mf, dm0
+    free_atoms = atomic_density_blocks(cell, settings.h0_density, settings.xc)
+    dm0 = _initial_density(cell, free_atoms, spinful, len(kpts))
+    return cell, element_basis, spinful, scf_mesh, ft_mesh, kpts, mf, free_atoms, dm0
 
 
 def _realspace_builder(cell, settings: PySCFSettings, progress: bool = False):
@@ -279,7 +281,7 @@ def zeroth_step_blocks(spec: StructureSpec, settings: PySCFSettings,
         record = _record_from_blocks(spec, cell, element_basis, blocks, settings, spinful=False)
         details = {"builder": "realspace", "mesh": list(builder.mesh), "timings": dict(builder.timings)}
     else:
-        cell, element_basis, spinful, scf_mesh, ft_mesh, kpts, mf, dm0 = _setup(spec, settings)
+        cell, element_basis, spinful, scf_mesh, ft_mesh, kpts, mf, _, dm0 = _setup(spec, settings)
         operator = _FixedDensityOperator(mf, cell, spinful, settings.kpoint_chunk)
         ft_kpts_frac = monkhorst_pack(ft_mesh)
         ft_kpts = cell.get_abs_kpts(ft_kpts_frac)
@@ -301,7 +303,7 @@ def compute_structure(spec: StructureSpec, settings: PySCFSettings) -> tuple[Ham
 
     timings = {}
     start = time.perf_counter()
-    cell, element_basis, spinful, scf_mesh, ft_mesh, kpts, mf, dm0 = _setup(spec, settings)
+    cell, element_basis, spinful, scf_mesh, ft_mesh, kpts, mf, free_atoms, dm0 = _setup(spec, settings)
     timings["h0_density_s"] = time.perf_counter() - start
     mf.kernel(dm0)
     if not mf.converged:
@@ -312,8 +314,7 @@ def compute_structure(spec: StructureSpec, settings: PySCFSettings) -> tuple[Ham
     t0 = time.perf_counter()
     if settings.uses_realspace(spinful):
         builder = _realspace_builder(cell, settings)
-        rho0 = builder.atomic_density(atomic_density_blocks(cell, settings.h0_density, settings.xc))
-        h0, ht = builder.hamiltonians([rho0, torch_tensor(_scf_density_on_mesh(mf, dm))])
+        h0, ht = builder.hamiltonians([builder.atomic_density(free_atoms), _scf_density_on_mesh(mf, dm)])
         blocks = builder.blocks({"hamiltonian_0": h0, "hamiltonian": ht, "overlap": builder.overlap})
         timings["realspace_s"] = time.perf_counter() - t0
         timings.update({f"realspace_{k}": v for k, v in builder.timings.items()})
@@ -359,12 +360,6 @@ def compute_structure(spec: StructureSpec, settings: PySCFSettings) -> tuple[Ham
         "pair_cutoff_angstrom": float(record.edge_distances().max()), "timings": timings,
     })
     return record, element_basis
-
-
-def torch_tensor(array):
-    import torch
-
-    return torch.as_tensor(np.ascontiguousarray(array))
 
 
 def shortest_valid_cutoff(record: HamiltonianRecord, minimum, maximum, tolerance_ev, step=0.25):

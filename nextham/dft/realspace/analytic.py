@@ -21,8 +21,7 @@ class ClusterIntegrals:
 
         self.cell, self.width = cell, width
         self.atom_shells = [np.flatnonzero(cell._bas[:, gto.ATOM_OF] == a) for a in range(cell.natm)]
-        self.atom_nao = [int(sum(cell.bas_len_cart(s) if cell.cart else (2 * cell.bas_angular(s) + 1) * cell.bas_nctr(s)
-                                 for s in shells)) for shells in self.atom_shells]
+        self.atom_nao = [int(p1 - p0) for *_, p0, p1 in cell.aoslice_by_atom()]
         env = [np.asarray(cell._env, dtype=np.float64)]
         offset = len(env[0])
         # projector shells (and their h_ij blocks) and the C1..C4 Gaussians, per atom of the cell
@@ -44,8 +43,8 @@ class ClusterIntegrals:
     def _fake_shells(fake, env, offset):
         """{atom: bas rows} of a PySCF fake cell, env pointers moved to the combined env."""
         bas = np.asarray(fake._bas).copy()
-        bas[:, gto.PTR_EXP] += offset - 0
-        bas[:, gto.PTR_COEFF] += offset - 0
+        bas[:, gto.PTR_EXP] += offset
+        bas[:, gto.PTR_COEFF] += offset
         env.append(np.asarray(fake._env, dtype=np.float64))
         rows = {}
         for index, row in enumerate(bas):

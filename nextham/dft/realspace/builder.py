@@ -85,13 +85,13 @@ class RealSpaceBuilder:
     # ------------------------------------------------------------------ operators
     def hamiltonians(self, densities: list) -> list:
         """H[ρ] = T + V_pp(short range, non-local) + ∫ φ_μ V_loc[ρ] φ_ν for each density on the mesh
-        (one pass over the mesh for all): PairBlocks of every pair."""
+        (tensor or array; one pass over the mesh for all): PairBlocks of every pair."""
         if self.pseudo_charge is None:  # the pseudo-charges come with the atomic density's pass
             self.atomic_density({s: np.zeros((f.num_orbitals,) * 2) for s, f in self.functions.items()})
         start = time.perf_counter()
         weight = abs(np.linalg.det(self.lattice)) / np.prod(self.mesh)
         potentials = torch.stack([
-            local_potential(rho.to(self.device), self.pseudo_charge, self.potential_constant, self.lattice,
+            local_potential(torch.as_tensor(rho, device=self.device), self.pseudo_charge, self.potential_constant, self.lattice,
                             self.xc).reshape(-1) * weight for rho in densities])
         self.timings["potential_s"] = time.perf_counter() - start
         start = time.perf_counter()
