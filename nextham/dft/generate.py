@@ -1,19 +1,20 @@
-"""``nextham data generate``: a prototype library → DFT in parallel → validated shards, resumable.
+"""``nextham data generate``: a prototype library or structure files → DFT tasks → validated shards, resumable.
 
-Structures already in the output's manifest are skipped, so an interrupted run continues where it
-stopped; finished structures are flushed into a shard (written atomically) even on Ctrl-C.
-A structure that fails (SCF not converged, eigenvalue check failed, unknown element) is listed
-under ``failed`` in the manifest with the reason and is never written.
+Every structure is a task keyed by a hash of its geometry and engine settings (``tasks.py``), run
+through submitit: local processes, or a Slurm job array where ``srun`` exists. Structures already in
+the output's manifest are skipped and results that finished after the driver stopped are collected,
+so an interrupted run continues where it stopped; finished structures are flushed into a shard
+(written atomically) even on Ctrl-C. A structure that fails (SCF not converged, eigenvalue check
+failed, unknown element, a worker killed) is listed under ``failed`` in the manifest with the reason,
+is never written, and is tried again by the next run.
 """
 from __future__ import annotations
 
-import multiprocessing
-import os
+import shutil
 import signal
 import threading
 import time
 from contextlib import contextmanager
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
 from tqdm.auto import tqdm
@@ -21,6 +22,7 @@ from tqdm.auto import tqdm
 from ..conventions import BasisSet
 from ..io.shards import DatasetWriter
 from .prototypes import expand_entry
+from .tasks import TaskFolder, content_key, run_tasks
 
 
 @dataclass
@@ -33,9 +35,22 @@ class GenerationSummary:
 
 
 def structure_specs(config) -> list:
+    """The structures of a recipe: its ``library`` entries expanded, then its ``structures`` files
+    (paths or folders of anything ASE reads, labelled by file name; ``structures_group`` sets their
+    evaluation group)."""
     specs = []
-    for entry in config["library"]:
+    for entry in config.get("library") or []:
         specs.extend(expand_entry(dict(entry), seed=int(config.get("seed", 0))))
+    if config.get("structures"):
+        from ..predict.structures import read_structures, structure_spec
+
+        group = str(config.get("structures_group", "in_distribution"))
+        for label, atoms, path in read_structures(list(config["structures"])):
+            spec = structure_spec(atoms, label, path, soc=bool(config.get("structures_soc", False)))
+            spec.metadata["group"] = group
+            specs.append(spec)
+    if not specs:
+        raise ValueError("the recipe has no structures: give a `library` of prototypes or `structures` files")
     labels = [s.label for s in specs]
     duplicates = {label for label in labels if labels.count(label) > 1}
     if duplicates:
@@ -56,11 +71,16 @@ def merge_engine_settings(engine_settings: dict, overrides: dict) -> dict:
     return merged
 
 
-def _init_worker(threads: int):
-    os.environ["OMP_NUM_THREADS"] = str(threads)
-    from pyscf import lib
+def orbital_layout(engine_settings: dict, max_l: int = 2) -> dict:
+    """The manifest's record of the basis family's orbital layout (the slots every model trained on the
+    dataset uses, so that it predicts elements of the family it never saw)."""
+    from .pyscf_engine import PySCFSettings, family_layout_slots
 
-    lib.num_threads(threads)
+    settings = PySCFSettings.from_dict(engine_settings)
+    slots = family_layout_slots(settings, max_l)
+    return {"family": f"{settings.basis} / {settings.pseudo}", "spin_orbit_basis": dict(settings.soc.basis),
+            "max_l": max_l, "slots": [list(slot) for slot in slots],
+            "describe": " ".join("spdfghi"[l] for l, _ in slots)}
 
 
 def _compute_with_pyscf(spec, engine_settings):
@@ -87,61 +107,55 @@ def _terminate_as_interrupt():
         signal.signal(signal.SIGTERM, previous)
 
 
-def _run_pool(pending, compute, engine_settings, workers, threads, accept, bar):
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker, initargs=(threads,))
-    futures = {pool.submit(compute, spec, engine_settings_for(spec, engine_settings)): spec for spec in pending}
-    try:
-        while futures:
-            finished, _ = wait(futures, return_when=FIRST_COMPLETED)
-            for future in finished:
-                spec = futures.pop(future)
-                error = future.exception()
-                accept(spec, error if error is not None else future.result())
-                bar.update()
-    except BaseException:
-        # in-flight structures are abandoned (they will be recomputed on resume); finished ones are kept
-        for process in list(getattr(pool, "_processes", {}).values()):
-            process.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown()
-
-
 def generate_dataset(config, compute=_compute_with_pyscf, progress: bool = True) -> GenerationSummary:
     """Run the generation described by ``config`` (a mapping, see nextham/configs/data/generate.yaml).
 
-    ``compute(spec, engine_settings) -> (record, {symbol: basis dict})`` does one structure."""
+    ``compute(spec, engine_settings) -> (record, {symbol: basis dict})`` does one structure; it must be
+    picklable unless the tasks run inline (``executor.cluster: inline``, or one worker and no cluster)."""
     start = time.perf_counter()
     engine_settings = dict(config.get("engine", {}))
     writer = DatasetWriter(
         config["output"],
         provenance={"generator": "nextham data generate", "engine": "pyscf", "settings": engine_settings,
-                    "library": [dict(e) for e in config["library"]], "seed": int(config.get("seed", 0))},
+                    "library": [dict(e) for e in config.get("library") or []],
+                    "structures": [str(p) for p in config.get("structures") or []], "seed": int(config.get("seed", 0))},
         split_fractions=dict(config.get("split_fractions") or {"train": 0.8, "val": 0.1, "test": 0.1}),
         dtype=engine_settings.get("storage_dtype", "float64"),
         compression=config.get("compression"),
     )
+    writer.manifest["orbital_layout"] = orbital_layout(engine_settings, int(config.get("layout_max_l", 2)))
     specs = structure_specs(config)
-    writer.forget_failures_except(s.label for s in specs)
+    settings_of = {s.label: engine_settings_for(s, engine_settings) for s in specs}
+    keys = {s.label: content_key(s, settings_of[s.label]) for s in specs}
+    writer.forget_failures_except(keys)
+    writer.check_keys(keys)
     done = writer.completed_labels
     pending = [s for s in specs if s.label not in done]
     per_shard = int(config.get("structures_per_shard", 16))
     workers = int(config.get("workers", 1))
     threads = int(config.get("threads_per_worker", 1))
+    executor = dict(config.get("executor") or {})
+    cluster = executor.pop("cluster", None)
+    inline = cluster == "inline" or (cluster is None and workers <= 1)
+    work = writer.root / ".tasks"
+    tasks = TaskFolder(work / "results")
     buffer, failed = [], {}
 
     def flush(force=False):
         while len(buffer) >= per_shard or (force and buffer):
             chunk, buffer[:] = buffer[:per_shard], buffer[per_shard:]
             writer.append_shard(chunk)
+            for record in chunk:  # in a shard now: the task's own copy can go
+                tasks.forget(record.metadata.get("content_key", ""))
 
     def accept(spec, outcome):
         if isinstance(outcome, BaseException):
             failed[spec.label] = f"{type(outcome).__name__}: {outcome}"
             writer.record_failure(spec.label, failed[spec.label])
+            tasks.forget(keys[spec.label])  # a failure is tried again by the next run
             return
         record, basis = outcome
+        record.metadata["content_key"] = keys[spec.label]
         try:
             writer.add_basis(BasisSet.from_dict(basis))
             record.validate(writer.basis)
@@ -154,22 +168,47 @@ def generate_dataset(config, compute=_compute_with_pyscf, progress: bool = True)
 
     bar = tqdm(total=len(specs), initial=len(specs) - len(pending), desc="generate", unit="structure",
                disable=not progress)
+
+    def finished(spec, key, outcome):
+        # structures of identical content (e.g. the ideal crystal of two entries) share one task
+        for twin in twins[key]:
+            if isinstance(outcome, BaseException):
+                accept(twin, outcome)
+            else:
+                record, basis = outcome
+                record = record.replace(label=twin.label)
+                record.metadata.update(twin.metadata)
+                accept(twin, (record, basis))
+            bar.update()
+
     with _terminate_as_interrupt():
         try:
-            if workers <= 1:
-                for spec in pending:
+            to_run, twins = [], {}
+            for spec in pending:
+                twins.setdefault(keys[spec.label], []).append(spec)
+            for spec in [group[0] for group in twins.values()]:  # results finished after an earlier driver stopped
+                outcome = tasks.outcome(keys[spec.label])
+                if outcome is None or isinstance(outcome, BaseException):
+                    tasks.forget(keys[spec.label])
+                    to_run.append(spec)
+                else:
+                    finished(spec, keys[spec.label], outcome)
+            if inline:
+                for spec in to_run:
                     bar.set_postfix_str(spec.label)
                     try:
-                        outcome = compute(spec, engine_settings_for(spec, engine_settings))
+                        outcome = compute(spec, settings_of[spec.label])
                     except Exception as error:
                         outcome = error
-                    accept(spec, outcome)
-                    bar.update()
-            else:
-                _run_pool(pending, compute, engine_settings, workers, threads, accept, bar)
+                    finished(spec, keys[spec.label], outcome)
+            elif to_run:
+                run_tasks([(keys[s.label], s, settings_of[s.label]) for s in to_run], compute, work, workers,
+                          threads, cluster=cluster, options=executor, on_outcome=finished)
         finally:
             flush(force=True)  # whatever finished is kept, even on interruption
             bar.close()
+    if not failed and len(writer.completed_labels) >= len(specs):
+        shutil.rmtree(work, ignore_errors=True)  # submitit logs and task files of a completed run
     return GenerationSummary(
         written=len(pending) - len(failed), skipped=len(specs) - len(pending), failed=failed,
         seconds=time.perf_counter() - start, output=str(writer.root),

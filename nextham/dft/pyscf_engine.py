@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from ..conventions import ElementBasis, atomic_number, orbital_transform, spin_diagonal, units
+from ..conventions.elements import ELEMENT_SYMBOLS
 from ..errors import UnknownElementError, ValidationFailedError
 from ..kspace import mesh_for_length, monkhorst_pack, occupation_summary
 from ..record import HamiltonianRecord, check_eigenvalues, partner_edges
@@ -48,6 +49,7 @@ class PySCFSettings:
 
     xc: str = "pbe"
     basis: str = "SZV-MOLOPT-SR-GTH"
+    valence: dict = field(default_factory=dict)  # element -> GTH valence (q) where the family's first is not wanted
     pseudo: str = "GTH-PBE"
     ke_cutoff_hartree: float = 100.0
     scf_kmesh_length_angstrom: float = 12.0
@@ -124,6 +126,53 @@ def _pruned_molecular_basis(symbol, name, min_exponent, max_radial_per_l):
     return kept
 
 
+def element_basis(symbol: str, settings: PySCFSettings, soc: bool = False) -> ElementBasis:
+    """The basis the engine gives ``symbol`` (its shells in storage order), without building a cell."""
+    if soc:
+        if symbol not in settings.soc.basis or symbol not in settings.soc.ecp:
+            raise UnknownElementError(f"no SOC basis/ECP configured for {symbol} (engine.soc.basis / engine.soc.ecp)")
+        shells = _pruned_molecular_basis(symbol, settings.soc.basis[symbol], settings.soc.min_exponent,
+                                         settings.soc.max_radial_per_l)
+        name = (f"{settings.soc.basis[symbol]} (exponents > {settings.soc.min_exponent}, "
+                f"radial functions per l <= {settings.soc.max_radial_per_l})")
+        pseudopotential = settings.soc.ecp[symbol]
+    else:
+        from pyscf.pbc.gto import basis as pbc_basis
+
+        valence = int(settings.valence[symbol]) if symbol in settings.valence else _gth_valence(settings.pseudo, symbol)
+        name, pseudopotential = f"{settings.basis}-q{valence}", f"{settings.pseudo}-q{valence}"
+        try:
+            shells = pbc_basis.load(name, symbol)
+        except Exception:
+            raise UnknownElementError(f"element {symbol} has no basis {name} in PySCF") from None
+    ls = []
+    for shell in shells:  # [l, (kappa,) [exponent, c_1, c_2, ...], ...]: one radial function per column
+        primitives = [p for p in shell[1:] if not isinstance(p, (int, float))]
+        ls += [int(shell[0])] * (len(primitives[0]) - 1)
+    return ElementBasis(symbol, tuple(ls), name=name, pseudopotential=pseudopotential)
+
+
+def family_layout_slots(settings: PySCFSettings, max_l: int = 2) -> list:
+    """The orbital-layout slots of the engine's basis family: enough for every element that has the
+    family's basis and pseudopotential (and for the spin–orbit elements configured), up to angular
+    momentum ``max_l`` (the f-shells of the lanthanides are left out: they would raise the network's
+    irreps to l = 6 for every element). A model trained with these slots predicts any element that fits."""
+    from pyscf.pbc.gto import pseudo
+
+    from ..graph.layout import slots_for
+
+    shell_lists = []
+    for symbol in ELEMENT_SYMBOLS[1:]:
+        try:
+            pseudo.load(settings.pseudo, symbol)
+            shell_lists.append(element_basis(symbol, settings).shells)
+        except Exception:  # no pseudopotential or no basis of the family for this element
+            continue
+    for symbol in settings.soc.basis:
+        shell_lists.append(element_basis(symbol, settings, soc=True).shells)
+    return [slot for slot in slots_for(shell_lists) if slot[0] <= max_l]
+
+
 def build_cell(spec: StructureSpec, settings: PySCFSettings):
     """PySCF cell plus the per-element basis description used for the stored blocks."""
     from pyscf.pbc import gto
@@ -143,7 +192,8 @@ def build_cell(spec: StructureSpec, settings: PySCFSettings):
         names = {s: (f"{settings.soc.basis[s]} (exponents > {settings.soc.min_exponent}, "
                      f"radial functions per l <= {settings.soc.max_radial_per_l})", settings.soc.ecp[s]) for s in symbols}
     else:
-        valence = {s: _gth_valence(settings.pseudo, s) for s in symbols}
+        valence = {s: int(settings.valence[s]) if s in settings.valence else _gth_valence(settings.pseudo, s)
+                   for s in symbols}
         basis = {s: f"{settings.basis}-q{valence[s]}" for s in symbols}
         pseudo = {s: f"{settings.pseudo}-q{valence[s]}" for s in symbols}
         for s in symbols:

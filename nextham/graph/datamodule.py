@@ -138,7 +138,8 @@ class HamiltonianDataModule(L.LightningDataModule):
         self.dataset = ShardedDataset(self.root)
         if not self.dataset.has_hamiltonian_0:
             raise DataError(NO_H0_MESSAGE, path=self.root)
-        self.layout = OrbitalLayout(self.dataset.basis)
+        # the basis family's slots when the generator recorded them, so the model handles unseen elements
+        self.layout = OrbitalLayout(self.dataset.basis, (self.dataset.manifest.get("orbital_layout") or {}).get("slots"))
         self.spinful = self.dataset.has_spinful if spin_mode == "auto" else spin_mode == "spinful"
         self.dtype = getattr(torch, dtype)
 

@@ -248,11 +248,17 @@ def _label_hash(label: str) -> int:
     return int(hashlib.sha256(label.encode()).hexdigest()[:12], 16)
 
 
-def assign_splits(labels, fractions: dict) -> dict:
+TEST_ONLY_GROUPS = ("new_combination", "held_out_element")
+
+
+def assign_splits(labels, fractions: dict, groups: dict | None = None) -> dict:
     """Deterministic split with the requested proportions: labels ordered by a hash of their name,
     then cut in the order of ``fractions``. Every split with a positive fraction gets at least one
-    structure when there are enough of them."""
-    ordered = sorted(labels, key=_label_hash)
+    structure when there are enough of them. Labels whose group (``groups[label]``) is one of
+    ``TEST_ONLY_GROUPS`` are never trained on: they go to the last split (test) whatever the fractions."""
+    groups = groups or {}
+    held_out = sorted(label for label in labels if groups.get(label) in TEST_ONLY_GROUPS)
+    ordered = sorted((label for label in labels if groups.get(label) not in TEST_ONLY_GROUPS), key=_label_hash)
     names = list(fractions)
     total = sum(fractions.values())
     counts = [int(round(len(ordered) * fractions[name] / total)) for name in names]
@@ -264,6 +270,9 @@ def assign_splits(labels, fractions: dict) -> dict:
     for name, count in zip(names, counts):
         out[name] = sorted(ordered[start:start + count])
         start += count
+    if held_out:
+        last = names[-1]
+        out[last] = sorted(out[last] + held_out)
     return out
 
 
@@ -321,6 +330,10 @@ class ShardedDataset:
     def split_labels(self, split: str):
         return list(self.manifest.get("split", {}).get(split, []))
 
+    def group_of(self, label: str) -> str:
+        """The evaluation group of a structure: in_distribution, new_combination or held_out_element."""
+        return self.manifest.get("groups", {}).get(label, "in_distribution")
+
     def __len__(self):
         return len(self._locations)
 
@@ -369,6 +382,16 @@ class DatasetWriter:
     def completed_labels(self) -> set:
         return {label for shard in self.manifest["shards"] for label in shard["structures"]}
 
+    def check_keys(self, keys: dict):
+        """Refuse to mix results: a structure already written under ``label`` must have been computed
+        from the same geometry and engine settings (content key) as the recipe now asks for."""
+        written = self.manifest.get("keys", {})
+        changed = sorted(label for label, key in keys.items() if label in written and written[label] != key)
+        if changed:
+            raise DataError(f"{len(changed)} structures already written here were computed from other geometry or "
+                            f"engine settings than the recipe now gives (first: {changed[0]}); write to a new output "
+                            f"folder, or restore the recipe", path=self.root / MANIFEST_NAME)
+
     def add_basis(self, basis: BasisSet):
         self.basis = self.basis.merge(basis, path=self.root / MANIFEST_NAME)
 
@@ -394,6 +417,11 @@ class DatasetWriter:
         })
         for record in records:
             self.manifest["failed"].pop(record.label, None)
+            if record.metadata.get("content_key"):
+                self.manifest.setdefault("keys", {})[record.label] = record.metadata["content_key"]
+            group = record.metadata.get("group", "in_distribution")
+            if group != "in_distribution":
+                self.manifest.setdefault("groups", {})[record.label] = group
         write_manifest(self.root, self._refresh())
         return self.root / name
 
@@ -406,7 +434,7 @@ class DatasetWriter:
         manifest["basis"] = self.basis.to_dict()
         manifest["elements"] = sorted(manifest["basis"])
         labels = [label for shard in manifest["shards"] for label in shard["structures"]]
-        manifest["split"] = assign_splits(labels, manifest["split_fractions"])
+        manifest["split"] = assign_splits(labels, manifest["split_fractions"], manifest.get("groups"))
         manifest["counts"] = {
             "structures": len(labels), "shards": len(manifest["shards"]),
             "atoms": int(sum(s["num_atoms"] for s in manifest["shards"])),

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import torch
 
-from ..conventions import BasisSet, units
+from ..conventions import BasisSet, element_symbol, units
 from ..errors import BasisMismatchError, DataError, UnknownElementError
 from ..graph.batch import collate_graphs, record_to_sample, unpad_blocks
 from ..graph.layout import OrbitalLayout
@@ -62,7 +62,9 @@ class Predictor:
         self.engine_settings = dict(settings)
         self.settings = PySCFSettings.from_dict(settings)
         self.basis = BasisSet.from_dict(self.card["basis"])
-        self.layout = OrbitalLayout(self.basis)
+        self.trained_elements = frozenset(self.basis.elements)
+        # a checkpoint written before it carried the basis family's layout uses its training elements'
+        self.layout = OrbitalLayout(self.basis, (self.card.get("layout") or {}).get("slots"))
         self.spinful_model = bool(self.module.hparams.spinful)
         self.graph_cutoff = self.card.get("graph_cutoff")
         self.dtype = getattr(torch, self.card.get("dtype") or "float64")
@@ -92,11 +94,7 @@ class Predictor:
     def spec(self, atoms, label: str, path=None):
         """Checked engine input for ``atoms``: known elements, one engine recipe, fits the memory budget."""
         symbols = sorted(set(atoms.get_chemical_symbols()))
-        unknown = [s for s in symbols if s not in self.basis]
-        if unknown:
-            raise UnknownElementError(
-                f"element(s) {', '.join(unknown)} have no basis in this checkpoint (it knows "
-                f"{', '.join(sorted(self.basis.elements))}); train on data that include them", path=path, structure=label)
+        self._admit_unseen([s for s in symbols if s not in self.basis], symbols, path, label)
         soc = [s for s in symbols if s in self._soc_elements()]
         if soc and len(soc) != len(symbols):
             raise BasisMismatchError(
@@ -114,6 +112,35 @@ class Predictor:
                             f"than the budget of {self.memory_bytes / 1024 ** 3:.1f} GB; raise --memory-gb or run on "
                             f"a larger machine", path=path, structure=label)
         return spec
+
+    def _admit_unseen(self, unseen, symbols, path, label):
+        """Elements the model was not trained on are predicted when the engine's basis for them fits the
+        checkpoint's orbital layout (that of the basis family); their structures are reported as such."""
+        from ..dft.pyscf_engine import element_basis
+
+        if not unseen:
+            return
+        settings = self.settings_for(symbols)
+        soc = bool(self._soc_elements() & set(symbols))
+        bases = {}
+        for symbol in unseen:
+            try:
+                bases[symbol] = element_basis(symbol, settings, soc=soc)
+            except UnknownElementError as error:
+                raise UnknownElementError(f"{error}; this checkpoint was trained on "
+                                          f"{', '.join(sorted(self.trained_elements))}", path=path,
+                                          structure=label) from None
+            if not self.layout.fits(bases[symbol].shells):
+                raise UnknownElementError(
+                    f"element {symbol} is new to this checkpoint and its basis {bases[symbol].name} (shells "
+                    f"{bases[symbol].describe()}) does not fit the checkpoint's orbital layout "
+                    f"{self.layout.describe()}; train on data that include it", path=path, structure=label)
+        self.layout = self.layout.with_elements(BasisSet(bases))
+        self.basis = self.layout.basis
+
+    def unseen_elements(self, symbols) -> list:
+        """Elements of ``symbols`` that were not in the training data."""
+        return sorted(set(symbols) - self.trained_elements)
 
     def chunk_for(self, num_atoms: int, network_bytes: float) -> int | None:
         """Atoms per piece of the network's graph: the user's choice, else None (one piece) when the
@@ -202,7 +229,9 @@ class Predictor:
         owner[inside] = output["member_of_edge"].cpu().numpy()
         predicted = record.replace(hamiltonian=HamiltonianRecord.flatten_blocks(hamiltonian).astype(dtype),
                                    hamiltonian_0=record.hamiltonian_0.astype(dtype))
+        symbols = sorted({element_symbol(z) for z in record.atomic_numbers})
         predicted.metadata.update({"prediction": True, "checkpoints": self.checkpoints,
+                                   "unseen_elements": self.unseen_elements(symbols),
                                    "member_of_edge": owner.tolist(), "chunk_atoms": chunk})
         timings["inference_s"] = time.perf_counter() - start
         start = time.perf_counter()
@@ -215,7 +244,8 @@ class Predictor:
 
     def __repr__(self):
         return (f"Predictor({len(self.module.ensemble.members)} members, {'spinful' if self.spinful_model else 'spinless'}, "
-                f"elements {', '.join(sorted(self.basis.elements))}, device {self.device})")
+                f"trained on {', '.join(sorted(self.trained_elements))}, layout {self.layout.describe()}, "
+                f"device {self.device})")
 
 
 def predict(atoms, checkpoints, **options) -> PredictedHamiltonian:

@@ -108,7 +108,8 @@ class PredictedHamiltonian:
                 "electrons": self.record.num_electrons, "fermi_energy_ev": self.fermi_energy,
                 "band_gap_ev": self.band_gap, "vbm_ev": self.occupation["vbm"], "cbm_ev": self.occupation["cbm"],
                 "metallic": self.occupation["metallic"], "timings_s": dict(self.timings),
-                "checkpoints": self.record.metadata.get("checkpoints")}
+                "checkpoints": self.record.metadata.get("checkpoints"),
+                "unseen_elements": self.record.metadata.get("unseen_elements", [])}
 
     def to_deeph(self, folder, spinful: bool = False) -> Path:
         """A DeepH-pack 1.0 structure folder: POSCAR, info.json (E_F, electron count), ``hamiltonian.h5`` =

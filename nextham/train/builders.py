@@ -18,12 +18,14 @@ def build_datamodule(config) -> HamiltonianDataModule:
     return HamiltonianDataModule(**config["data"])
 
 
-def dataset_card(dataset, graph_cutoff, dtype: str) -> dict:
+def dataset_card(dataset, graph_cutoff, dtype: str, layout=None) -> dict:
     """What a checkpoint must carry to predict a structure it has never seen: the basis of every element
-    (the orbital layout), the engine settings ``dataset`` was made with (to rebuild H(0) and S exactly),
-    the graph cutoff and the dtype the network was fed."""
+    it was trained on, the orbital layout (the basis family's, so that elements it never saw fit), the
+    engine settings ``dataset`` was made with (to rebuild H(0) and S exactly), the graph cutoff and the
+    dtype the network was fed."""
     provenance = dataset.manifest.get("provenance", {})
-    return {"basis": dataset.basis.to_dict(), "engine": provenance.get("engine"),
+    return {"basis": dataset.basis.to_dict(), "layout": layout.to_dict() if layout is not None else None,
+            "engine": provenance.get("engine"),
             "engine_settings": provenance.get("settings"), "engine_overrides": engine_overrides(provenance),
             "graph_cutoff": graph_cutoff, "dtype": dtype, "root": str(dataset.root)}
 
@@ -39,7 +41,8 @@ def build_module(config, data: HamiltonianDataModule) -> NextHAMModule:
     return NextHAMModule(data.layout.slot_ls, data.spinful, model=config["model"], loss=config["loss"],
                          optimizer=config.get("optimizer"), members_to_train=config.get("members_to_train", "all"),
                          seed=int(config.get("seed", 0)),
-                         dataset=dataset_card(data.dataset, data.hparams.max_edge_length_angstrom, data.hparams.dtype))
+                         dataset=dataset_card(data.dataset, data.hparams.max_edge_length_angstrom, data.hparams.dtype,
+                                              data.layout))
 
 
 def build_trainer(config, **overrides) -> L.Trainer:

@@ -1,7 +1,11 @@
 """Generation is resumable and loses nothing when interrupted; failed structures are never written."""
+import os
+import sys
+
+import numpy as np
 import pytest
 
-from nextham.errors import ValidationFailedError
+from nextham.errors import DataError, ValidationFailedError
 from nextham.dft.generate import generate_dataset, structure_specs
 from nextham.io.shards import ShardedDataset, read_manifest
 
@@ -12,7 +16,8 @@ def _config(tmp_path, per_shard=2):
         "engine": {"storage_dtype": "float32"},
         "library": [{"prototype": "diamond", "elements": ["Si", "Si"], "parameters": {"a": 5.431}, "variants": 4,
                      "strain": 0.03, "rattle": 0.04},
-                    {"prototype": "diamond", "elements": ["Ge", "Ge"], "parameters": {"a": 5.658}, "variants": 3}],
+                    {"prototype": "diamond", "elements": ["Ge", "Ge"], "parameters": {"a": 5.658}, "variants": 3,
+                     "strain": 0.03, "rattle": 0.04}],
     }
 
 
@@ -89,3 +94,116 @@ def test_failed_structures_are_reported_not_written(tmp_path, embedded):
     generate_dataset(config, compute=EmbeddedEngine(embedded), progress=False)
     assert read_manifest(tmp_path / "out")["failed"] == {}
     assert bad in ShardedDataset(tmp_path / "out").labels
+
+
+# ---------------------------------------------------------------------------- submitit tasks
+def embedded_compute(spec, settings):
+    """A worker's engine for the submitit tests: the embedded set's record of ``spec.label``. It logs
+    every call to the file ``$NEXTHAM_TEST_CALLS`` and, the first time it meets a label listed in
+    ``$NEXTHAM_TEST_KILL``, kills its own process as an OOM killer or a scheduler would."""
+    import signal
+    from pathlib import Path
+
+    from nextham.datasets import embedded_dataset_path
+
+    calls = os.environ["NEXTHAM_TEST_CALLS"]
+    with open(calls, "a") as log:
+        log.write(spec.label + "\n")
+    marker = Path(calls + f".killed-{spec.label}")
+    if spec.label in os.environ.get("NEXTHAM_TEST_KILL", "").split() and not marker.exists():
+        marker.touch()
+        os.kill(os.getpid(), signal.SIGKILL)
+    embedded = ShardedDataset(embedded_dataset_path())
+    return embedded.read(spec.label), embedded.basis.to_dict()
+
+
+@pytest.fixture
+def call_log(tmp_path, monkeypatch):
+    """Workers inherit the environment: where they log their calls."""
+    monkeypatch.setenv("NEXTHAM_TEST_CALLS", str(tmp_path / "calls.log"))
+    return tmp_path / "calls.log"
+
+
+def _task_config(tmp_path):
+    config = _config(tmp_path, per_shard=2)
+    config.update({"workers": 2, "executor": {"cluster": "local", "timeout_min": 10}})
+    return config
+
+
+def _calls(tmp_path):
+    path = tmp_path / "calls.log"
+    return path.read_text().split() if path.exists() else []
+
+
+@pytest.fixture
+def picklable_test_module():
+    """Local submitit workers unpickle the engine: ship this module by value, not by import path."""
+    import cloudpickle
+
+    module = sys.modules[__name__]
+    cloudpickle.register_pickle_by_value(module)
+    yield
+    cloudpickle.unregister_pickle_by_value(module)
+
+
+def test_local_tasks_resume_after_a_killed_worker(tmp_path, embedded, picklable_test_module, call_log, monkeypatch):
+    killed = "Si-diamond-002"
+    monkeypatch.setenv("NEXTHAM_TEST_KILL", killed)
+    config = _task_config(tmp_path)
+    summary = generate_dataset(config, compute=embedded_compute, progress=False)
+    assert list(summary.failed) == [killed] and "worker died" in summary.failed[killed], summary.failed
+    assert summary.written == 6 and len(ShardedDataset(tmp_path / "out")) == 6
+    first_calls = _calls(tmp_path)
+    assert sorted(first_calls) == sorted(s.label for s in structure_specs(config))
+
+    summary = generate_dataset(config, compute=embedded_compute, progress=False)
+    assert summary.failed == {} and summary.skipped == 6 and summary.written == 1
+    assert _calls(tmp_path)[len(first_calls):] == [killed]  # only the killed structure ran again
+    dataset = ShardedDataset(tmp_path / "out")
+    assert sorted(dataset.labels) == sorted(s.label for s in structure_specs(config))
+    record = dataset.read(killed)
+    assert (record.hamiltonian == embedded.read(killed).hamiltonian).all()
+    manifest = read_manifest(tmp_path / "out")
+    assert manifest["keys"][killed] == record.metadata["content_key"] and manifest["failed"] == {}
+    assert not (tmp_path / "out" / ".tasks").exists()  # a completed run leaves no task files
+
+
+def test_results_finished_after_the_driver_stopped_are_collected_not_recomputed(tmp_path, embedded, call_log):
+    from nextham.dft.generate import engine_settings_for
+    from nextham.dft.tasks import content_key, run_task
+
+    config = _config(tmp_path)
+    specs = structure_specs(config)
+    # a worker (or a Slurm job) finished this structure after its driver was killed
+    orphan = specs[2]
+    settings = engine_settings_for(orphan, config["engine"])
+    run_task(embedded_compute, orphan, settings, str(tmp_path / "out" / ".tasks" / "results"),
+             content_key(orphan, settings), threads=1)
+    assert _calls(tmp_path) == [orphan.label]
+    summary = generate_dataset(config, compute=embedded_compute, progress=False)
+    assert summary.written == 7 and summary.failed == {}
+    assert _calls(tmp_path).count(orphan.label) == 1  # collected, not computed again
+    assert (ShardedDataset(tmp_path / "out").read(orphan.label).hamiltonian == embedded.read(orphan.label).hamiltonian).all()
+
+
+def test_content_key_follows_geometry_and_settings_not_label(tmp_path):
+    from dataclasses import replace
+
+    from nextham.dft.tasks import content_key
+
+    spec = structure_specs(_config(tmp_path))[1]
+    settings = {"ke_cutoff_hartree": 80.0, "device": "cpu"}
+    key = content_key(spec, settings)
+    assert content_key(replace(spec, label="renamed"), settings) == key
+    assert content_key(spec, {**settings, "device": "cuda"}) == key  # where it runs is not what it computes
+    assert content_key(spec, {**settings, "ke_cutoff_hartree": 100.0}) != key
+    moved = replace(spec, positions=spec.positions + np.array([1e-4, 0.0, 0.0]))
+    assert content_key(moved, settings) != key
+
+
+def test_a_changed_recipe_does_not_mix_into_written_structures(tmp_path, embedded):
+    config = _config(tmp_path)
+    generate_dataset(config, compute=EmbeddedEngine(embedded), progress=False)
+    config["library"][0]["rattle"] = 0.05  # same labels, other geometry
+    with pytest.raises(DataError, match="other geometry or engine settings"):
+        generate_dataset(config, compute=EmbeddedEngine(embedded), progress=False)

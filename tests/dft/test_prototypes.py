@@ -24,6 +24,7 @@ def nearest_neighbour(positions, lattice):
      min(0.382 * 5.21, np.sqrt(3.25 ** 2 / 3 + (0.5 - 0.382) ** 2 * 5.21 ** 2))),
     ("hexagonal_monolayer", ["B", "N"], {"a": 2.504}, 2.504 / np.sqrt(3)),
     ("mx2_monolayer", ["Mo", "S"], {"a": 3.16, "thickness": 3.13}, np.hypot(3.16 / np.sqrt(3), 3.13 / 2)),
+    ("mx2_1t_monolayer", ["Sn", "S"], {"a": 3.65, "thickness": 2.95}, np.hypot(3.65 / np.sqrt(3), 2.95 / 2)),
     ("cubic_perovskite", ["Sr", "Ti", "O"], {"a": 3.905}, 3.905 / 2),
 ])
 def test_prototype_geometry(name, elements, parameters, bond):
@@ -35,7 +36,7 @@ def test_prototype_geometry(name, elements, parameters, bond):
 def test_every_prototype_is_tested():
     assert set(PROTOTYPES) - {"diamond"} == {
         "zincblende", "rocksalt", "cesium_chloride", "fluorite", "wurtzite", "hexagonal_monolayer",
-        "mx2_monolayer", "cubic_perovskite"}
+        "mx2_monolayer", "mx2_1t_monolayer", "cubic_perovskite"}
 
 
 def test_variants_are_strained_and_rattled_reproducibly():
@@ -50,3 +51,21 @@ def test_variants_are_strained_and_rattled_reproducibly():
         strain = np.linalg.solve(ideal_lattice, spec.lattice) - np.eye(3)
         assert 0 < np.abs(strain).max() <= 0.03 and np.allclose(strain, strain.T)
     assert not np.allclose(expand_entry(entry, seed=2)[1].positions, specs[1].positions)
+
+
+def test_supercells_vacancies_and_alloys():
+    entry = {"prototype": "diamond", "elements": ["Si", "Si"], "parameters": {"a": 5.431}, "supercell": [2, 2, 1],
+             "variants": 3, "strain": 0.02, "rattle": 0.03}
+    perfect = expand_entry(entry)
+    assert perfect[0].label == "Si-diamond-2x2x1-000" and len(perfect[0].symbols) == 8
+    assert np.linalg.det(perfect[0].lattice) == pytest.approx(4 * 5.431 ** 3 / 4)
+    assert nearest_neighbour(perfect[0].positions, perfect[0].lattice) == pytest.approx(5.431 * np.sqrt(3) / 4)
+
+    vacancy = expand_entry({**entry, "vacancies": 1})
+    assert vacancy[0].label == "Si-diamond-2x2x1-vac1-000" and all(len(s.symbols) == 7 for s in vacancy)
+    alloy = expand_entry({**entry, "substitutions": {"Si": {"Ge": 0.25}}, "group": "new_combination"})
+    assert all(s.symbols.count("Ge") == 2 and s.symbols.count("Si") == 6 for s in alloy)
+    assert len({tuple(s.symbols) for s in alloy}) > 1  # each variant its own random arrangement
+    assert alloy[0].metadata["group"] == "new_combination" and alloy[0].metadata["substitutions"] == {"Si": {"Ge": 0.25}}
+    with pytest.raises(ValueError, match="vacancies leave no atom"):
+        expand_entry({**entry, "vacancies": 8})
