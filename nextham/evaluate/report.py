@@ -9,10 +9,27 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..io.shards import EVALUATION_GROUPS
 from ..kspace import monkhorst_pack
 from ..metrics import BandMetrics, GaugeMAE
 from .plots import band_plot, close, parity_plot
 from .predictions import save_predictions
+
+
+def trained_elements(module) -> set:
+    """Elements of the model's training data (empty when the checkpoint does not say)."""
+    card = getattr(getattr(module, "hparams", None), "dataset", None) or {}
+    return set(card.get("basis") or {})
+
+
+def evaluation_group(dataset, trained: set):
+    """The group of a structure: the dataset's (in_distribution, new_combination, held_out_element), and
+    held_out_element whenever it holds an element the model was not trained on."""
+    def group_of(label, symbols):
+        if trained and set(symbols) - trained:
+            return "held_out_element"
+        return dataset.group_of(label)
+    return group_of
 
 
 def run_test(module, data, kspace: dict, output, split: str = "test", band_plots: int = 3, checkpoints=()) -> dict:
@@ -21,7 +38,8 @@ def run_test(module, data, kspace: dict, output, split: str = "test", band_plots
     report.md, parity and band PNGs and the predictions under ``output``; returns the report."""
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
-    gauge = GaugeMAE(member_names=getattr(module, "member_names", ()))
+    gauge = GaugeMAE(member_names=getattr(module, "member_names", ()),
+                     group_of=evaluation_group(data.dataset, trained_elements(module)), group_names=EVALUATION_GROUPS)
     band_options = dict(window_ev=kspace["window_ev"], p_window_ev=kspace["p_window_ev"],
                         ghost_tolerance_ev=kspace["ghost_tolerance_ev"], align_gauge=kspace["align_gauge"])
     bands, baseline_bands = BandMetrics(**band_options), BandMetrics(**band_options)
@@ -67,6 +85,8 @@ def format_report(report: dict) -> str:
     if "predicted_pairs" in report:
         values = report["predicted_pairs"]
         lines.append(f"| Gauge MAE, pairs the members predict | {values['model']:.3f} | {values['baseline']:.3f} |")
+    for group, values in report.get("groups", {}).items():
+        lines.append(f"| group {group} ({values['structures']} structures) | {values['model']:.3f} | {values['baseline']:.3f} |")
     for block, values in report["spin_blocks"].items():
         lines.append(f"| {block} real / imag | {values['model_real']:.3f} / {values['model_imag']:.3f} "
                      f"| {values['baseline_real']:.3f} / {values['baseline_imag']:.3f} |")

@@ -2,7 +2,7 @@
 
 Each element's shells are placed into common slots: the k-th shell of angular momentum l of any
 element goes to slot (l, k). With 2 s, 1 p and 1 d shells at most the layout is ``s s p d``
-(12 orbitals). Equal slots mean equal irreps for every element pair, which the equivariant
+(10 orbitals). Equal slots mean equal irreps for every element pair, which the equivariant
 decoder relies on; masks mark which padded orbitals exist.
 
 The slots come from the basis family a dataset was generated with (``manifest["orbital_layout"]``,
@@ -42,15 +42,15 @@ class OrbitalLayout:
         self.basis = basis
         self.slots = [tuple(map(int, s)) for s in slots] if slots is not None \
             else slots_for(e.shells for e in basis.elements.values())
-        for element in basis.elements.values():
-            if not self.fits(element.shells):
-                raise BasisMismatchError(f"element {element.symbol}: shells {element.describe()} ({element.name}) do "
-                                         f"not fit the orbital layout {self.describe()}")
         self.slots = sorted(self.slots)
         self.slot_ls = tuple(l for l, _ in self.slots)
         starts = np.concatenate([[0], np.cumsum([2 * l + 1 for l in self.slot_ls])]).astype(np.int64)
         self.slot_starts = starts[:-1]
         self.num_orbitals = int(starts[-1])
+        for element in basis.elements.values():
+            if not self.fits(element.shells):
+                raise BasisMismatchError(f"element {element.symbol}: shells {element.describe()} ({element.name}) do "
+                                         f"not fit the orbital layout {self.describe()}")
         self._positions = {}
         for symbol, element in basis.elements.items():
             seen, positions = {}, []

@@ -249,6 +249,7 @@ def _label_hash(label: str) -> int:
 
 
 TEST_ONLY_GROUPS = ("new_combination", "held_out_element")
+EVALUATION_GROUPS = ("in_distribution",) + TEST_ONLY_GROUPS
 
 
 def assign_splits(labels, fractions: dict, groups: dict | None = None) -> dict:

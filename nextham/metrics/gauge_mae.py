@@ -28,9 +28,18 @@ class GaugeMAE(Metric):
     full_state_update = False
     higher_is_better = False
 
-    def __init__(self, member_names=(), **kwargs):
+    def __init__(self, member_names=(), group_of=None, group_names=(), **kwargs):
+        """``group_of(label, symbols) -> name`` puts each structure in one of ``group_names`` (e.g. the
+        benchmark's in_distribution / new_combination / held_out_element); the report then gives the
+        headline for each group too."""
         super().__init__(**kwargs)
         self.member_names = tuple(member_names)
+        self.group_of, self.group_names = group_of, tuple(group_names)
+        # [model, baseline] x group: sums of the per-structure MAE, and the structure counts
+        self.add_state("group_sum", torch.zeros(2, max(len(self.group_names), 1), dtype=torch.float64),
+                       dist_reduce_fx="sum")
+        self.add_state("group_structures", torch.zeros(max(len(self.group_names), 1), dtype=torch.float64),
+                       dist_reduce_fx="sum")
         self.add_state("model_sum", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("baseline_sum", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("structures", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
@@ -65,6 +74,11 @@ class GaugeMAE(Metric):
             target = view["hamiltonian"].to(view["predicted"].dtype)
             overlap = view["overlap"].to(view["predicted"].real.dtype)
             self.structures += 1.0
+            group = None
+            if self.group_of is not None:
+                numbers = batch.atomic_numbers[batch.node_batch == index].tolist()
+                group = self.group_names.index(self.group_of(batch.labels[index], {element_symbol(z) for z in numbers}))
+                self.group_structures[group] += 1.0
             self.pairs += float(mask.shape[0])
             self.entries += mask_float.sum()
             for slot, candidate in enumerate((view["predicted"], view["hamiltonian_0"].to(target.dtype))):
@@ -72,10 +86,13 @@ class GaugeMAE(Metric):
                 errors = (candidate - target - mu * overlap) * mask
                 modulus = errors.abs().double()
                 per_edge = modulus.flatten(1).sum(1)
+                structure_mae = modulus.sum() / mask_float.sum()
                 if slot == 0:
-                    self.model_sum += modulus.sum() / mask_float.sum()
+                    self.model_sum += structure_mae
                 else:
-                    self.baseline_sum += modulus.sum() / mask_float.sum()
+                    self.baseline_sum += structure_mae
+                if group is not None:
+                    self.group_sum[slot, group] += structure_mae
                 if owner is not None:
                     predicted_edges = owner[edges] < len(self.member_names)
                     if bool(predicted_edges.any()):
@@ -130,6 +147,11 @@ class GaugeMAE(Metric):
                           "baseline_imag": float(self.spin_sum[1, index, 1] / n * to_mev),
                           "entries": int(n)}
         report["spin_blocks"] = spin
+        if self.group_of is not None:
+            report["groups"] = {name: {"model": float(self.group_sum[0, g] / self.group_structures[g] * to_mev),
+                                       "baseline": float(self.group_sum[1, g] / self.group_structures[g] * to_mev),
+                                       "structures": int(self.group_structures[g])}
+                                for g, name in enumerate(self.group_names) if self.group_structures[g] > 0}
         pairs = {}
         for flat in torch.nonzero(self.pair_count.view(-1)).squeeze(-1).tolist():
             low, high = divmod(flat, MAX_Z)

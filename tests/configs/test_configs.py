@@ -21,7 +21,7 @@ def test_engine_defaults_are_the_generate_config():
     assert PySCFSettings.from_dict(engine).to_dict() == PySCFSettings().to_dict()
 
 
-@pytest.mark.parametrize("name", ["generate.yaml", "embedded.yaml"])
+@pytest.mark.parametrize("name", ["generate.yaml", "embedded.yaml", "bench.yaml"])
 def test_generation_configs_expand(name):
     from nextham.dft.generate import structure_specs
 

@@ -43,6 +43,32 @@ def test_gauge_mae_baseline_matches_an_independent_computation(embedded, spinful
         assert report["spin_blocks"]["up_down"]["baseline_real"] < 1e-3 < report["spin_blocks"]["up_up"]["baseline_real"]
 
 
+def test_groups_average_their_own_structures(embedded):
+    """Each structure counts in its group only; every group's baseline is the plain mean of its
+    structures' Gauge MAE, recomputed independently."""
+    group, records = batches(embedded, False, 4)
+    names = ("in_distribution", "new_combination", "held_out_element")
+    assignment = {records[0].label: "new_combination", records[1].label: "new_combination"}
+    seen = []
+
+    def group_of(label, symbols):
+        seen.append(symbols)
+        return assignment.get(label, "in_distribution")
+
+    metric = GaugeMAE(group_of=group_of, group_names=names)
+    for batch in group:
+        metric.update(batch.hamiltonian, batch)
+    report = metric.compute()
+    per_structure = {r.label: gauge_mae(r.hamiltonian_0, r.hamiltonian, r.overlap) * 1000.0 for r in records}
+    for name in ("in_distribution", "new_combination"):
+        labels = [r.label for r in records if assignment.get(r.label, "in_distribution") == name]
+        assert report["groups"][name]["structures"] == len(labels) == 2
+        assert report["groups"][name]["baseline"] == pytest.approx(np.mean([per_structure[l] for l in labels]), rel=1e-9)
+        assert report["groups"][name]["model"] == pytest.approx(0.0, abs=1e-9)
+    assert "held_out_element" not in report["groups"]  # no structure, no row
+    assert seen[0] == {"Si"} or all(isinstance(s, set) and s for s in seen)
+
+
 def test_a_constant_shift_scores_zero_and_splits_add_up(embedded):
     group, _ = batches(embedded, False, 2)
     metric = GaugeMAE(member_names=("near", "far"))

@@ -64,7 +64,7 @@ def test_bad_structures_are_named_before_any_dft(tmp_path, predictor, monkeypatc
     overlapping = bulk("Si", "diamond", a=5.43)
     overlapping.positions[1] = overlapping.positions[0] + [0.1, 0.0, 0.0]
     refused(overlapping, DataError, r"atoms 0 \(Si\) and 1 \(Si\) are 0.100 Å apart")
-    refused(bulk("Fe", "bcc", a=2.87), UnknownElementError, "Fe have no basis in this checkpoint")
+    refused(bulk("Ce", "fcc", a=5.16), UnknownElementError, r"Ce is new to this checkpoint .* does not fit")
     refused(Atoms("CsSi", scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5]], cell=np.eye(3) * 4.1, pbc=True),
             BasisMismatchError, "Cs carry the spin–orbit basis")
     # 8,192 atoms: 17 GB for the real-space builder (mesh arrays, blocks) before the network
@@ -73,6 +73,25 @@ def test_bad_structures_are_named_before_any_dft(tmp_path, predictor, monkeypatc
     (tmp_path / "garbage.cif").write_text("this is not a crystal\n")
     assert main(["predict", "--ckpt", str(predictor.checkpoints[0]), "--structure", str(tmp_path / "garbage.cif"),
                  "--out", str(tmp_path / "out")]) == 2
+
+
+def test_an_element_the_model_never_saw_is_predicted_when_its_basis_fits(old_checkpoint):
+    """The fixture was trained on B, C, Al, Si, P, Ge, As, Sb, Cs, I; tin's basis (1s1p) fits its s s p d
+    layout, so α-Sn is predicted, reported as an unseen element, with a real correction on the pairs
+    the members predict and the rest kept at H(0)."""
+    from nextham.predict import Predictor
+
+    predictor = Predictor(old_checkpoint)
+    assert "Sn" not in predictor.trained_elements
+    result = predictor(bulk("Sn", "diamond", a=6.489), "alpha-Sn")
+    assert result.summary()["unseen_elements"] == ["Sn"]
+    record = result.record
+    owner = np.array(record.metadata["member_of_edge"])
+    difference = [np.abs(h - h0).max() for h, h0 in zip(record.blocks("hamiltonian"), record.blocks("hamiltonian_0"))]
+    assert max(difference[e] for e in np.flatnonzero(owner >= 0)) > 1e-3  # the members acted
+    assert all(difference[e] == 0.0 for e in np.flatnonzero(owner < 0))
+    assert record.hermiticity_error() < 1e-12  # H_ij(R) = H_ji(−R)†
+    assert np.isfinite(result.band_gap)
 
 
 def test_a_supercell_predicts_the_tiled_primitive_prediction_in_pieces(embedded, old_checkpoint):
