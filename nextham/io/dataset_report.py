@@ -48,6 +48,10 @@ def inspect_dataset(path, check: bool = True, tolerance_hartree: float = 1e-5,
                     hermiticity_tolerance_ev: float = 1e-6) -> dict:
     dataset = ShardedDataset(path)
     structures = [structure_summary(record, check) for record in dataset]
+    split_of = {label: name for name, labels in dataset.manifest["split"].items() for label in labels}
+    for structure in structures:
+        structure["group"] = dataset.group_of(structure["label"])
+        structure["split"] = split_of.get(structure["label"])
     tolerance_mev = tolerance_hartree * units.HARTREE_TO_EV * units.EV_TO_MEV
     eigenvalue_errors = [s["eigenvalue_error_mev"] for s in structures if s.get("eigenvalue_error_mev") is not None]
     passed = all(error <= tolerance_mev for error in eigenvalue_errors) \
@@ -69,9 +73,20 @@ def format_summary(summary: dict) -> str:
         f"dataset {summary['path']}",
         f"  {counts['structures']} structures in {counts['shards']} shards, {counts['atoms']} atoms, "
         f"{counts['edges']} blocks; split " + ", ".join(f"{k} {v}" for k, v in summary["split"].items()),
-        "  elements/basis: " + ", ".join(f"{s} {b}" for s, b in sorted(summary["basis"].items())),
-        "",
+        f"  {len(summary['basis'])} elements/basis: " + ", ".join(f"{s} {b}" for s, b in sorted(summary["basis"].items())),
     ]
+    groups = sorted({s["group"] for s in summary["structures"]})
+    if groups != ["in_distribution"]:
+        for group in groups:
+            members = [s for s in summary["structures"] if s["group"] == group]
+            per_split = {}
+            for s in members:
+                per_split[s["split"]] = per_split.get(s["split"], 0) + 1
+            test = [s["h0_gauge_mae_mev"] for s in members if s["split"] == "test"]
+            lines.append(f"  group {group}: {len(members)} structures (" + ", ".join(f"{k} {v}" for k, v in
+                         sorted(per_split.items())) + ")" + (f"; H(0) gauge MAE on its test structures "
+                                                              f"{np.mean(test):.3f} meV" if test else ""))
+    lines.append("")
     header = f"{'structure':<28}{'atoms':>6}{'blocks':>7}{'SOC':>5}{'cut Å':>7}{'e⁻':>5}{'E_F eV':>8}{'gap eV':>8}" \
              f"{'max|ΔH| meV':>13}{'H(0) gauge MAE meV':>20}"
     if summary["checked"]:

@@ -207,3 +207,25 @@ def test_a_changed_recipe_does_not_mix_into_written_structures(tmp_path, embedde
     config["library"][0]["rattle"] = 0.05  # same labels, other geometry
     with pytest.raises(DataError, match="other geometry or engine settings"):
         generate_dataset(config, compute=EmbeddedEngine(embedded), progress=False)
+
+
+def test_a_folder_of_structure_files_is_generated_like_a_library(tmp_path, embedded):
+    from ase import Atoms
+    from ase.io import write
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    labels = ["Si-diamond-001", "AlAs-zincblende-002"]
+    for label in labels:
+        record = embedded.read(label)
+        atoms = Atoms(numbers=record.atomic_numbers, positions=record.positions, cell=record.lattice, pbc=True)
+        write(folder / f"{label}.vasp", atoms, format="vasp", direct=True)
+    config = {"output": str(tmp_path / "out"), "structures": [str(folder)], "structures_group": "new_combination",
+              "engine": {"storage_dtype": "float32"}, "structures_per_shard": 4}
+    engine = EmbeddedEngine(embedded)
+    summary = generate_dataset(config, compute=engine, progress=False)
+    assert summary.written == 2 and sorted(engine.calls) == sorted(labels)
+    dataset = ShardedDataset(tmp_path / "out")
+    assert sorted(dataset.labels) == sorted(labels) and dataset.split_labels("test") == sorted(labels)
+    assert all(dataset.group_of(label) == "new_combination" for label in labels)
+    assert generate_dataset(config, compute=EmbeddedEngine(embedded), progress=False).skipped == 2
