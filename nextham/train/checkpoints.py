@@ -49,6 +49,26 @@ def load_module(checkpoints) -> NextHAMModule:
     return combined.eval()
 
 
+# what a checkpoint needs to predict; the rest (optimizer moments, scheduler, loop state) only resumes training
+_INFERENCE_KEYS = ("state_dict", "hyper_parameters", "hparams_name", "pytorch-lightning_version",
+                   "datamodule_hyper_parameters", "epoch", "global_step")
+
+
+def export_checkpoint(source, destination) -> Path:
+    """A checkpoint for inference only: ``source`` (a file or run directory) without its optimizer and
+    loop state (Adam's moments are twice the weights); it loads with :func:`load_module` like the original."""
+    import torch
+
+    from ..io.atomic import atomic_write
+
+    (file,) = checkpoint_files([source])
+    checkpoint = torch.load(file, map_location="cpu", weights_only=False)
+    slim = {key: checkpoint[key] for key in _INFERENCE_KEYS if key in checkpoint}
+    slim["exported_from"] = str(file)
+    atomic_write(Path(destination), lambda temporary: torch.save(slim, temporary))
+    return Path(destination)
+
+
 def module_dataset_card(module: NextHAMModule, checkpoint) -> dict:
     """The module's dataset card (basis, engine settings, graph cutoff, dtype). A checkpoint written
     before cards existed gets one from the dataset it was trained on (the embedded one by default)."""

@@ -14,10 +14,22 @@ from nextham.train import build_datamodule, load_module
 FIXTURE = Path(__file__).parent.parent / "fixtures" / "embedded_run"
 
 
-def test_an_old_checkpoint_of_the_embedded_run_predicts_as_it_did(tmp_path):
+@pytest.mark.parametrize("exported", [False, True])
+def test_an_old_checkpoint_of_the_embedded_run_predicts_as_it_did(tmp_path, exported):
+    """The fixture, and its inference-only export (no optimizer state), predict as it did."""
+    from nextham.train.checkpoints import export_checkpoint
+
     checkpoint = tmp_path / "last.ckpt"
     with gzip.open(FIXTURE / "last.ckpt.gz") as source, open(checkpoint, "wb") as target:
         shutil.copyfileobj(source, target)
+    if exported:
+        import torch
+
+        slim = export_checkpoint(checkpoint, tmp_path / "slim" / "model.ckpt")
+        assert "optimizer_states" in torch.load(checkpoint, weights_only=False)
+        assert "optimizer_states" not in torch.load(slim, weights_only=False)
+        assert slim.stat().st_size < checkpoint.stat().st_size
+        checkpoint = slim
     config = load_config(CONFIG_ROOT / "fit.yaml", [f"output={tmp_path}"])
     data = build_datamodule(config)
     module = load_module([checkpoint])
