@@ -52,8 +52,11 @@ def predict_structures(args) -> int:
     from ..predict import Predictor, read_structures
 
     if not args.ckpt and not args.config:
-        raise ValueError("give the trained model: --ckpt FILE_OR_RUN_DIR (or --config of the run)")
-    checkpoints = args.ckpt or _checkpoints(args, _config(args))
+        from ..models import shipped_checkpoint
+
+        checkpoints = [shipped_checkpoint()]  # the model shipped with the package
+    else:
+        checkpoints = args.ckpt or _checkpoints(args, _config(args))
     engine = load_config(args.engine)["engine"] if args.engine else None
     predictor = Predictor(checkpoints, device=args.device, memory_gb=args.memory_gb, engine_settings=engine,
                           chunk_atoms=args.chunk_atoms)

@@ -10,8 +10,8 @@ def _common(parser, checkpoint=False, config_required=True):
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. trainer.max_epochs=5")
     if checkpoint:
         parser.add_argument("--ckpt", nargs="+", default=None,
-                            help="checkpoint files or run directories (default: <output>/checkpoints/last.ckpt); "
-                                 "several combine separately trained members")
+                            help="checkpoint files or run directories (default: <output>/checkpoints/last.ckpt, else "
+                                 "the shipped checkpoint the config names); several combine separately trained members")
 
 
 def add_parser(subparsers):
@@ -39,14 +39,18 @@ def _config(args):
 
 
 def _checkpoints(args, config):
+    """--ckpt; else the run's last.ckpt; else the shipped checkpoint the config names (``shipped_checkpoint``)."""
+    from ..models import shipped_checkpoint
     from ..train import last_checkpoint
 
     if args.ckpt:
         return args.ckpt
     last = last_checkpoint(config)
-    if last is None:
-        raise FileNotFoundError(f"no checkpoint given and none at {Path(config['output']) / 'checkpoints/last.ckpt'}")
-    return [last]
+    if last is not None:
+        return [last]
+    if config.get("shipped_checkpoint"):
+        return [shipped_checkpoint(config["shipped_checkpoint"])]
+    raise FileNotFoundError(f"no checkpoint given and none at {Path(config['output']) / 'checkpoints/last.ckpt'}")
 
 
 def _data_and_module(args):

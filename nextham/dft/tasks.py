@@ -117,10 +117,6 @@ class TaskFolder:
         for path in (self.shard_path(key), self.status_path(key)):
             path.unlink(missing_ok=True)
 
-    def remove_if_empty(self):
-        if self.root.exists() and not any(self.root.glob("*.json")):
-            shutil.rmtree(self.root, ignore_errors=True)
-
 
 def run_task(compute, spec, engine_settings: dict, folder: str, key: str, threads: int) -> str:
     """What a worker runs: compute one structure and leave its result (or failure) in the task folder.
