@@ -331,6 +331,17 @@ class ShardedDataset:
     def split_labels(self, split: str):
         return list(self.manifest.get("split", {}).get(split, []))
 
+    def elements_of(self, labels) -> set:
+        """Chemical symbols of the structures ``labels`` (from the shards' index, no block is read)."""
+        from ..conventions import element_symbol
+
+        numbers = set()
+        for label in labels:
+            shard, position = self.location(label)
+            pointer = self.shards[shard].index_array("atom_ptr")
+            numbers.update(self.shards[shard].index_array("atomic_numbers")[pointer[position]:pointer[position + 1]].tolist())
+        return {element_symbol(z) for z in numbers}
+
     def group_of(self, label: str) -> str:
         """The evaluation group of a structure: in_distribution, new_combination or held_out_element."""
         return self.manifest.get("groups", {}).get(label, "in_distribution")

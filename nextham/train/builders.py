@@ -18,13 +18,17 @@ def build_datamodule(config) -> HamiltonianDataModule:
     return HamiltonianDataModule(**config["data"])
 
 
-def dataset_card(dataset, graph_cutoff, dtype: str, layout=None) -> dict:
+def dataset_card(dataset, graph_cutoff, dtype: str, layout=None, train_split: str | None = "train") -> dict:
     """What a checkpoint must carry to predict a structure it has never seen: the basis of every element
-    it was trained on, the orbital layout (the basis family's, so that elements it never saw fit), the
-    engine settings ``dataset`` was made with (to rebuild H(0) and S exactly), the graph cutoff and the
-    dtype the network was fed."""
+    of its training split (elements only the test split holds are unseen to it), the orbital layout (the
+    basis family's, so that elements it never saw fit), the engine settings ``dataset`` was made with (to
+    rebuild H(0) and S exactly), the graph cutoff and the dtype the network was fed. ``train_split``
+    None: every element of the dataset (the card of a checkpoint written before cards existed)."""
     provenance = dataset.manifest.get("provenance", {})
-    return {"basis": dataset.basis.to_dict(), "layout": layout.to_dict() if layout is not None else None,
+    trained = (dataset.elements_of(dataset.split_labels(train_split)) if train_split else set()) \
+        or set(dataset.basis.elements)
+    basis = {symbol: spec for symbol, spec in dataset.basis.to_dict().items() if symbol in trained}
+    return {"basis": basis, "layout": layout.to_dict() if layout is not None else None,
             "engine": provenance.get("engine"),
             "engine_settings": provenance.get("settings"), "engine_overrides": engine_overrides(provenance),
             "graph_cutoff": graph_cutoff, "dtype": dtype, "root": str(dataset.root)}
@@ -42,7 +46,7 @@ def build_module(config, data: HamiltonianDataModule) -> NextHAMModule:
                          optimizer=config.get("optimizer"), members_to_train=config.get("members_to_train", "all"),
                          seed=int(config.get("seed", 0)),
                          dataset=dataset_card(data.dataset, data.hparams.max_edge_length_angstrom, data.hparams.dtype,
-                                              data.layout))
+                                              data.layout, data.hparams.train_split))
 
 
 def build_trainer(config, **overrides) -> L.Trainer:

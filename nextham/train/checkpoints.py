@@ -83,4 +83,5 @@ def module_dataset_card(module: NextHAMModule, checkpoint) -> dict:
     hyper = torch.load(checkpoint_files([checkpoint])[0], map_location="cpu", weights_only=False).get(
         "datamodule_hyper_parameters", {})
     dataset = ShardedDataset(hyper.get("root") or embedded_dataset_path())
-    return dataset_card(dataset, hyper.get("max_edge_length_angstrom", 8.0), hyper.get("dtype", "float64"))
+    return dataset_card(dataset, hyper.get("max_edge_length_angstrom", 8.0), hyper.get("dtype", "float64"),
+                        train_split=None)
