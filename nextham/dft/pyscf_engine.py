@@ -61,6 +61,7 @@ class PySCFSettings:
     conv_tol: float = 1e-11
     conv_tol_grad: float = 1e-7
     max_cycle: int = 100
+    smearing_hartree: float = 0.0  # Fermi smearing of the SCF's occupations (defect states); 0 = none
     h0_density: str = "atomic-ks"
     eigenvalue_tolerance_hartree: float = 1e-5
     storage_dtype: str = "float64"
@@ -286,6 +287,10 @@ def _setup(spec: StructureSpec, settings: PySCFSettings):
         mf.with_soc = True
     else:
         mf = dft.KRKS(cell, kpts, xc=settings.xc).multigrid_numint()
+    if settings.smearing_hartree > 0:
+        from pyscf.pbc.scf.addons import smearing_
+
+        mf = smearing_(mf, sigma=settings.smearing_hartree, method="fermi")
     mf.conv_tol, mf.conv_tol_grad, mf.max_cycle = settings.conv_tol, settings.conv_tol_grad, settings.max_cycle
     mf.verbose = 0
     free_atoms = atomic_density_blocks(cell, settings.h0_density, settings.xc)
