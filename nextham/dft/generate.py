@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from ..conventions import BasisSet
 from ..io.shards import DatasetWriter
 from .prototypes import expand_entry
-from .tasks import TaskFolder, content_key, run_tasks
+from .tasks import TaskFailed, TaskFolder, content_key, run_tasks
 
 
 @dataclass
@@ -150,7 +150,7 @@ def generate_dataset(config, compute=_compute_with_pyscf, progress: bool = True)
 
     def accept(spec, outcome):
         if isinstance(outcome, BaseException):
-            failed[spec.label] = f"{type(outcome).__name__}: {outcome}"
+            failed[spec.label] = str(outcome) if isinstance(outcome, TaskFailed) else f"{type(outcome).__name__}: {outcome}"
             writer.record_failure(spec.label, failed[spec.label])
             tasks.forget(keys[spec.label])  # a failure is tried again by the next run
             return

@@ -71,6 +71,10 @@ def _thread_environment(threads: int):
                 os.environ[name] = value
 
 
+class TaskFailed(RuntimeError):
+    """A task that ended without a record; its message is the reason as the worker or driver gave it."""
+
+
 class TaskFolder:
     """The results of finished tasks, one pair of files per key."""
 
@@ -106,7 +110,7 @@ class TaskFolder:
         if status is None:
             return None
         if status["status"] == "failed":
-            return RuntimeError(status["reason"])
+            return TaskFailed(status["reason"])
         reader = ShardReader(self.shard_path(key))
         try:
             return reader.read(0), status["basis"]
@@ -181,10 +185,10 @@ def run_tasks(items, compute, folder, workers: int, threads: int, cluster=None, 
         if outcome is None:
             try:
                 job.result()
-                outcome = RuntimeError("the task ended without leaving a result")
+                outcome = TaskFailed("the task ended without leaving a result")
             except Exception as error:  # submitit wraps a killed worker in UncompletedJobError
                 lines = str(error).strip().splitlines()
-                outcome = RuntimeError(f"the worker died before finishing ({lines[0] if lines else type(error).__name__})")
+                outcome = TaskFailed(f"the worker died before finishing ({lines[0] if lines else type(error).__name__})")
         on_outcome(spec, key, outcome)
 
     try:
