@@ -127,6 +127,16 @@ def _pruned_molecular_basis(symbol, name, min_exponent, max_radial_per_l):
     return kept
 
 
+def _valence(symbol: str, settings: PySCFSettings) -> int:
+    """GTH valence (the q of basis and pseudopotential names): the recipe's choice, else the family's first."""
+    return int(settings.valence[symbol]) if symbol in settings.valence else _gth_valence(settings.pseudo, symbol)
+
+
+def _soc_basis_name(symbol: str, settings: PySCFSettings) -> str:
+    return (f"{settings.soc.basis[symbol]} (exponents > {settings.soc.min_exponent}, "
+            f"radial functions per l <= {settings.soc.max_radial_per_l})")
+
+
 def element_basis(symbol: str, settings: PySCFSettings, soc: bool = False) -> ElementBasis:
     """The basis the engine gives ``symbol`` (its shells in storage order), without building a cell."""
     if soc:
@@ -134,13 +144,11 @@ def element_basis(symbol: str, settings: PySCFSettings, soc: bool = False) -> El
             raise UnknownElementError(f"no SOC basis/ECP configured for {symbol} (engine.soc.basis / engine.soc.ecp)")
         shells = _pruned_molecular_basis(symbol, settings.soc.basis[symbol], settings.soc.min_exponent,
                                          settings.soc.max_radial_per_l)
-        name = (f"{settings.soc.basis[symbol]} (exponents > {settings.soc.min_exponent}, "
-                f"radial functions per l <= {settings.soc.max_radial_per_l})")
-        pseudopotential = settings.soc.ecp[symbol]
+        name, pseudopotential = _soc_basis_name(symbol, settings), settings.soc.ecp[symbol]
     else:
         from pyscf.pbc.gto import basis as pbc_basis
 
-        valence = int(settings.valence[symbol]) if symbol in settings.valence else _gth_valence(settings.pseudo, symbol)
+        valence = _valence(symbol, settings)
         name, pseudopotential = f"{settings.basis}-q{valence}", f"{settings.pseudo}-q{valence}"
         try:
             shells = pbc_basis.load(name, symbol)
@@ -190,11 +198,9 @@ def build_cell(spec: StructureSpec, settings: PySCFSettings):
                                             settings.soc.max_radial_per_l) for s in symbols}
         cell = gto.M(atom=atom, unit="A", a=np.asarray(spec.lattice), basis=basis,
                      ecp={s: settings.soc.ecp[s] for s in symbols}, verbose=0, max_memory=8000)
-        names = {s: (f"{settings.soc.basis[s]} (exponents > {settings.soc.min_exponent}, "
-                     f"radial functions per l <= {settings.soc.max_radial_per_l})", settings.soc.ecp[s]) for s in symbols}
+        names = {s: (_soc_basis_name(s, settings), settings.soc.ecp[s]) for s in symbols}
     else:
-        valence = {s: int(settings.valence[s]) if s in settings.valence else _gth_valence(settings.pseudo, s)
-                   for s in symbols}
+        valence = {s: _valence(s, settings) for s in symbols}
         basis = {s: f"{settings.basis}-q{valence[s]}" for s in symbols}
         pseudo = {s: f"{settings.pseudo}-q{valence[s]}" for s in symbols}
         for s in symbols:
