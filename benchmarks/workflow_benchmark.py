@@ -71,7 +71,7 @@ def accuracy(args):
             print(f"{name}: Gauge MAE {report['gauge_mae_mev']:.3f} meV ({seconds:.0f} s)", flush=True)
     first = rows[0][1]
     print(f"\nAccuracy on the test split ({first['structures']} structures, {first['pairs']} pairs, every stored pair; "
-          f"{first['kpoints']} k-points per structure for the bands), fit config {args.config}, {args.epochs} epochs "
+          f"bands at {first['kpoints']} k-points in all), fit config {args.config}, {args.epochs} epochs "
           f"each, {torch.get_num_threads()} threads; Gauge MAE in meV, bands in the Gauge-MAE gauge (Ĥ − μ*S)")
     header = (f"{'model':<50}{'Gauge MAE':>11}" + "".join(f"{g[:11]:>12}" for g in GROUPS)
               + f"{'band MAE':>10}{'ghosts':>8}{'PQ meV':>9}{'train s':>9}")

@@ -79,6 +79,7 @@ def predict_structures(args) -> int:
             print(f"nextham: error: {error}", file=sys.stderr)
             continue
         result.write(out / label, spinful=args.spinful)
+        writer.add_basis(predictor.basis)  # with the elements new to the checkpoint that it has admitted
         writer.append_shard([result.record])
         summaries.append(result.summary())
     (out / "summary.json").write_text(json.dumps({"structures": summaries, "failed": failed}, indent=1, default=float))

@@ -50,8 +50,9 @@ def save_predictions(module, data, split, folder, deeph_folder=None, spinful: bo
     """Predicted Ĥ as nextham shards (``hamiltonian`` = Ĥ) and optionally the DeepH new format
     (``hamiltonian_pred.h5`` beside the input's overlap and H(0), the input's atom pairs in the input's
     order; each structure as what it is, or all spinful with ``spinful``)."""
+    # stored at the precision the network ran in (the data's dtype), compressed
     writer = DatasetWriter(folder, data.dataset.basis, provenance={"predicted_by": "nextham", "split": split},
-                           split_fractions={split: 1.0})
+                           split_fractions={split: 1.0}, dtype=str(data.hparams.dtype), compression="gzip")
     records, gaps = [], []
     for predicted, original in predicted_records(module, data, split):
         records.append(predicted)

@@ -24,21 +24,26 @@ class DistanceRangeMember(torch.nn.Module):
     other edge. Members are trained inside :class:`~nextham.train.module.NextHAMModule` on the joint
     loss (``members_to_train`` picks some of them)."""
 
-    def __init__(self, name: str, distance_range, slot_ls, spinful_input: bool = False, network: dict | None = None):
+    def __init__(self, name: str, distance_range, slot_ls, spinful_input: bool = False, network: dict | None = None,
+                 output_unit_ev: float | None = None):
+        """``output_unit_ev``: this member's ΔĤ unit, instead of the network config's (see
+        :mod:`nextham.train.output_units`)."""
         super().__init__()
         self.name = name
         self.distance_range = tuple(float(x) for x in distance_range)
         if not self.distance_range[0] < self.distance_range[1]:
             raise ValueError(f"member {name}: empty distance range {list(distance_range)}")
-        self.network = NextHAMNet(slot_ls, spinful_input=spinful_input, **(network or {}))
+        network = dict(network or {})
+        if output_unit_ev is not None:
+            network["output_unit_ev"] = float(output_unit_ev)
+        self.network = NextHAMNet(slot_ls, spinful_input=spinful_input, **network)
 
     def edge_mask(self, batch) -> torch.Tensor:
         return range_mask(batch.edge_lengths, self.distance_range)
 
     def forward(self, batch) -> dict:
-        output = self.network(batch)
         mask = self.edge_mask(batch)
-        output["delta_hamiltonian"] = output["delta_hamiltonian"] * mask[:, None, None]
+        output = self.network(batch, edge_subset=mask)  # zero beyond the range, which is decoded alone
         output["edge_mask"] = mask
         return output
 
@@ -58,7 +63,8 @@ class NextHAMEnsemble(torch.nn.Module):
 
     @classmethod
     def from_config(cls, config: dict, slot_ls, spinful_input: bool):
-        return cls([DistanceRangeMember(m["name"], m["distance_range"], slot_ls, spinful_input, network=config.get("network"))
+        return cls([DistanceRangeMember(m["name"], m["distance_range"], slot_ls, spinful_input, network=config.get("network"),
+                                        output_unit_ev=m.get("output_unit_ev"))
                     for m in config["members"]])
 
     def member_of_edge(self, batch) -> torch.Tensor:

@@ -8,7 +8,9 @@
   followed by TraceGrad on the edge features.
 * Decoder: edge features → irreps of ΔH → orbital blocks (inverse converter), scaled by
   exp(−decay·r), made Hermitian by construction (ΔH_ij(R) and ΔH_ji(−R) from one symmetrised value)
-  and masked to existing orbitals.
+  and masked to existing orbitals; times a fixed unit (``output_unit_ev``: the corrections are
+  meV-sized, Adam's steps are not). Optionally (``overlap_shift``) plus ½(v_i + v_j) S_ij from an
+  invariant per-atom, per-shell potential shift v: the charge-transfer part of ΔH.
 * Spin–orbit data: by default the correction is spinless, ΔH ⊗ I₂ (a non-magnetic SCF changes only
   V_H and V_xc, both spin-scalar) and the spin–orbit part stays that of H(0); ``spin_output: spinor``
   predicts complex 2×2 spin blocks through the spinful converter instead, restricted to the irreps a
@@ -123,7 +125,8 @@ class NextHAMNet(torch.nn.Module):
                  hidden_multiplicities: dict | None = None, num_layers: int = 2, num_heads: int = 2,
                  sh_lmax: int = 4, num_radial_basis: int = 32, radial_cutoff_angstrom: float = 8.0,
                  radial_hidden: int = 32, tracegrad: dict | None = None, distance_decay: float = 0.2,
-                 element_embedding: bool = False, use_h0_input: bool = True, output_scale: float = 0.01):
+                 element_embedding: bool = False, use_h0_input: bool = True, output_scale: float = 0.01,
+                 output_unit_ev: float = 1.0, overlap_shift: bool = False, overlap_shift_unit_ev: float = 0.1):
         super().__init__()
         if not use_h0_input and not element_embedding:
             raise ValueError("without the H(0) input the network needs element_embedding: true to tell atoms apart")
@@ -133,6 +136,7 @@ class NextHAMNet(torch.nn.Module):
         self.slot_ls = tuple(slot_ls)
         self.spinful_input, self.spin_output = spinful_input, spin_output
         self.distance_decay = distance_decay
+        self.output_unit_ev = float(output_unit_ev)
         self.input_converter = BlockIrreps(self.slot_ls, spinful=spinful_input)
         self.output_converter = BlockIrreps(self.slot_ls, spinful=spin_output == "spinor")
         multiplicities = hidden_multiplicities or DEFAULT_HIDDEN_MULTIPLICITIES
@@ -157,6 +161,14 @@ class NextHAMNet(torch.nn.Module):
         with torch.no_grad():  # start from ΔĤ ≈ 0, i.e. from the H(0) baseline, not from noise
             self.edge_output.weight.mul_(output_scale)
         self.num_shell_pairs = len(self.slot_ls) ** 2
+        self.overlap_shift = None
+        if overlap_shift:  # one invariant potential shift per atom and shell slot, ½(v_i + v_j) S_ij on every edge
+            self.overlap_shift = o3.Linear(self.hidden, f"{len(self.slot_ls)}x0e")
+            with torch.no_grad():
+                self.overlap_shift.weight.mul_(output_scale)
+            self.overlap_shift_unit_ev = float(overlap_shift_unit_ev)
+            self.register_buffer("orbital_slot", torch.repeat_interleave(
+                torch.arange(len(self.slot_ls)), torch.tensor([2 * l + 1 for l in self.slot_ls])), persistent=False)
         self.trace_head = None
         if tracegrad["enabled"] and num_layers:
             width = tracegrad["hidden"]
@@ -170,7 +182,11 @@ class NextHAMNet(torch.nn.Module):
         sh = o3.spherical_harmonics(self.irreps_sh, to_e3nn_frame(safe), normalize=True, normalization="component")
         return torch.where(lengths[:, None] > 1e-9, sh, torch.nn.functional.pad(sh[:, :1], (0, sh.shape[1] - 1)))
 
-    def forward(self, batch) -> dict:
+    def forward(self, batch, edge_subset: torch.Tensor | None = None) -> dict:
+        """ΔĤ of every edge of ``batch``; with ``edge_subset`` (a boolean edge mask closed under
+        reversal, such as a distance range) only those edges are decoded and the rest are zero. The last
+        block updates no node, so its edges depend on nothing but themselves and their two atoms: it
+        runs on the subset alone, and the result on the subset is that of the whole graph."""
         if batch.spinful != self.spinful_input:
             raise ValueError(f"network built for {'spinful' if self.spinful_input else 'spinless'} input, "
                              f"batch is {'spinful' if batch.spinful else 'spinless'}")
@@ -188,19 +204,62 @@ class NextHAMNet(torch.nn.Module):
         if self.element_embedding is not None:
             embedding = self.element_embedding(batch.atomic_numbers)
             nodes = torch.cat([nodes[:, :embedding.shape[1]] + embedding, nodes[:, embedding.shape[1]:]], dim=-1)
+        subset, reverse = self._subset(batch, edge_subset)
+        overlap = batch.overlap if subset is None else batch.overlap[subset]
         invariants = []
-        for block in self.blocks:
+        for index, block in enumerate(self.blocks):
+            if index == len(self.blocks) - 1 and subset is not None:
+                edges, source, target, sh, rbf = (x[subset] for x in (edges, source, target, sh, rbf))
+                invariants = [z[subset] for z in invariants]
+            if index == len(self.blocks) - 1:
+                shift = self._overlap_shift(nodes, source, target, overlap)  # the nodes the last block reads
             nodes, edges, z = block(nodes, edges, source, target, sh, rbf)
             if z is not None:
                 invariants.append(z)
+        if not self.blocks:
+            if subset is not None:
+                edges, source, target = edges[subset], source[subset], target[subset]
+            shift = self._overlap_shift(nodes, source, target, overlap)
+        kept_lengths = lengths if subset is None else lengths[subset]
         delta = self.output_converter.from_sorted_irreps(self.edge_output(edges) * self.output_components.to(edges.dtype))
-        delta = delta * torch.exp(-self.distance_decay * lengths)[:, None, None]
+        delta = delta * (self.output_unit_ev * torch.exp(-self.distance_decay * kept_lengths))[:, None, None]
+        if shift is not None:
+            if shift.shape[-1] != delta.shape[-1]:  # spinor output: the shift is spin-scalar
+                shift = spin_diagonal(shift)
+            delta = delta + shift.to(delta.dtype)
         if batch.spinful and self.spin_output == "spinless":
             delta = spin_diagonal(delta).to(batch.hamiltonian_0.dtype)
-        delta = 0.5 * (delta + delta[batch.reverse_edge].transpose(-1, -2).conj())
-        delta = delta * batch.orbital_mask
+        delta = 0.5 * (delta + delta[reverse].transpose(-1, -2).conj())
         trace = self.trace_head(torch.cat(invariants, dim=-1)) if self.trace_head is not None and invariants else None
+        if subset is not None:
+            delta = delta.new_zeros((lengths.shape[0], *delta.shape[1:])).index_copy(0, subset, delta)
+            if trace is not None:
+                trace = trace.new_zeros((lengths.shape[0], trace.shape[-1])).index_copy(0, subset, trace)
+        delta = delta * batch.orbital_mask
         return {"delta_hamiltonian": delta, "trace": trace, "edge_lengths": lengths}
+
+    def _overlap_shift(self, nodes, source, target, overlap):
+        """½(v_i,a + v_j,b) S_ij,ab (E, P, P), v the invariant per-shell shift of each atom's potential:
+        a potential that varies slowly over an orbital pair changes its block by about its mean times
+        their overlap, which is most of what charge transfer does to H(0) in an ionic crystal. Invariant
+        shifts times S keep ΔĤ equivariant and Hermitian. None without the head."""
+        if self.overlap_shift is None:
+            return None
+        shifts = (self.overlap_shift(nodes) * self.overlap_shift_unit_ev)[:, self.orbital_slot]  # (N, P)
+        mean = 0.5 * (shifts[source][:, :, None] + shifts[target][:, None, :])
+        return mean * overlap.to(mean.dtype)
+
+    @staticmethod
+    def _subset(batch, edge_subset):
+        """(indices of the subset or None for every edge, the reverse edge of each kept edge, indexed
+        within the kept edges)."""
+        if edge_subset is None:
+            return None, batch.reverse_edge
+        if not bool(edge_subset[batch.reverse_edge].eq(edge_subset).all()):
+            raise ValueError("edge_subset must hold the reverse of every edge it holds (ΔĤ is made Hermitian)")
+        subset = edge_subset.nonzero().squeeze(-1)
+        position = torch.cumsum(edge_subset.long(), 0) - 1
+        return subset, position[batch.reverse_edge[subset]]
 
 
 def count_parameters(module) -> int:

@@ -210,6 +210,8 @@ class Predictor:
         from ase import Atoms
 
         timings = dict(timings or {})
+        symbols = sorted({element_symbol(z) for z in record.atomic_numbers})
+        self._admit_unseen([s for s in symbols if s not in self.basis], symbols, None, record.label)
         start = time.perf_counter()
         inside = np.flatnonzero(record.edge_distances() <= (self.graph_cutoff or np.inf) + 1e-9)
         graph = record.select_edges(inside)
@@ -229,7 +231,6 @@ class Predictor:
         owner[inside] = output["member_of_edge"].cpu().numpy()
         predicted = record.replace(hamiltonian=HamiltonianRecord.flatten_blocks(hamiltonian).astype(dtype),
                                    hamiltonian_0=record.hamiltonian_0.astype(dtype))
-        symbols = sorted({element_symbol(z) for z in record.atomic_numbers})
         predicted.metadata.update({"prediction": True, "checkpoints": self.checkpoints,
                                    "unseen_elements": self.unseen_elements(symbols),
                                    "member_of_edge": owner.tolist(), "chunk_atoms": chunk})

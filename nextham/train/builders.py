@@ -42,7 +42,10 @@ def engine_overrides(provenance: dict) -> list:
 
 
 def build_module(config, data: HamiltonianDataModule) -> NextHAMModule:
-    return NextHAMModule(data.layout.slot_ls, data.spinful, model=config["model"], loss=config["loss"],
+    from .output_units import with_member_output_units
+
+    model = with_member_output_units(config["model"], data.dataset, data.dataset.split_labels(data.hparams.train_split))
+    return NextHAMModule(data.layout.slot_ls, data.spinful, model=model, loss=config["loss"],
                          optimizer=config.get("optimizer"), members_to_train=config.get("members_to_train", "all"),
                          seed=int(config.get("seed", 0)),
                          dataset=dataset_card(data.dataset, data.hparams.max_edge_length_angstrom, data.hparams.dtype,

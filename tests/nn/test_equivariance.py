@@ -34,10 +34,11 @@ def _records(embedded, spinful):
 
 @pytest.mark.parametrize("spinful, spin_output", [(False, "spinless"), (True, "spinless"), (True, "spinor")])
 @pytest.mark.parametrize("improper", [False, True])
-def test_rotation_and_inversion_equivariance(embedded, spinful, spin_output, improper):
+@pytest.mark.parametrize("overlap_shift", [False, True])
+def test_rotation_and_inversion_equivariance(embedded, spinful, spin_output, improper, overlap_shift):
     layout = OrbitalLayout(embedded.basis)
     records = _records(embedded, spinful)
-    network = _network(layout, spinful, spin_output=spin_output)
+    network = _network(layout, spinful, spin_output=spin_output, overlap_shift=overlap_shift)
     rotation = random_rotation(11, improper)
     deviation = assert_equivariant(network, records, layout, rotation, spinful, graph_cutoff=6.0, atol=1e-9,
                                    min_magnitude=1e-3)  # a non-trivial prediction
@@ -76,10 +77,11 @@ def test_translation_and_permutation_invariance(embedded):
         torch.testing.assert_close(flipped["delta_hamiltonian"][f], reference["delta_hamiltonian"][e], atol=1e-10, rtol=0)
 
 
-def test_hermiticity_is_exact(embedded):
+@pytest.mark.parametrize("overlap_shift", [False, True])
+def test_hermiticity_is_exact(embedded, overlap_shift):
     layout = OrbitalLayout(embedded.basis)
     for spinful in (False, True):
         batch = _batch(_records(embedded, spinful), layout, spinful)
-        delta = _network(layout, spinful)(batch)["delta_hamiltonian"]
+        delta = _network(layout, spinful, overlap_shift=overlap_shift)(batch)["delta_hamiltonian"]
         torch.testing.assert_close(delta, delta[batch.reverse_edge].transpose(-1, -2).conj(), atol=0, rtol=0)
         assert torch.all(delta[~batch.orbital_mask] == 0)

@@ -122,3 +122,29 @@ def test_the_ensemble_in_pieces_gives_the_whole_graphs_answer(embedded, float64)
     assert ensemble.receptive_hops == 2 and float(whole["delta_hamiltonian"].abs().max()) > 1e-3
     torch.testing.assert_close(pieces["hamiltonian"], whole["hamiltonian"], atol=1e-10, rtol=0)
     assert torch.equal(pieces["member_of_edge"], whole["member_of_edge"])
+
+
+@pytest.mark.parametrize("num_layers", [1, 2])
+def test_a_member_decodes_its_range_alone_with_the_whole_graphs_answer(embedded, float64, num_layers):
+    """The last block updates no node, so a member runs it and the decoder on its own edges only: ΔĤ
+    and the traces on the range equal those of the network run on every edge, zero elsewhere."""
+    from nextham.graph.batch import collate_graphs, record_to_sample
+    from nextham.graph.layout import OrbitalLayout
+
+    layout = OrbitalLayout(embedded.basis)
+    torch.manual_seed(0)
+    member = DistanceRangeMember("range_2_4", [2.0, 4.0], layout.slot_ls, False,
+                                 network={**TINY, "num_layers": num_layers, "output_scale": 1.0,
+                                          "overlap_shift": True}).double().eval()
+    record = embedded.read("SiC-zincblende-002").astype(np.float64)
+    batch = collate_graphs([record_to_sample(record, False)], layout, False, torch.float64, graph_cutoff=6.0)
+    mask = member.edge_mask(batch)
+    with torch.no_grad():
+        alone = member(batch)
+        whole = member.network(batch)
+    assert 0 < int(mask.sum()) < mask.numel() and float(alone["delta_hamiltonian"][mask].abs().max()) > 1e-4
+    torch.testing.assert_close(alone["delta_hamiltonian"][mask], whole["delta_hamiltonian"][mask], atol=1e-12, rtol=0)
+    assert torch.all(alone["delta_hamiltonian"][~mask] == 0)
+    torch.testing.assert_close(alone["trace"][mask], whole["trace"][mask], atol=1e-12, rtol=0)
+    with pytest.raises(ValueError, match="reverse"):
+        member.network(batch, edge_subset=torch.arange(mask.numel()) == int(mask.nonzero()[0]))
