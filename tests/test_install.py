@@ -1,5 +1,7 @@
 """A non-editable install (what `pip install .` or a wheel gives) runs the packaged fit config from
-any directory: the configs, their `base:` sections and the embedded dataset ship inside the package."""
+any directory, and predicts with the shipped checkpoint: the configs, their `base:` sections, the
+embedded dataset and the trained model ship inside the package."""
+import json
 import os
 import shutil
 import subprocess
@@ -42,3 +44,15 @@ def test_a_non_editable_install_fits_the_packaged_config_from_another_directory(
     assert (elsewhere / "run" / "checkpoints" / "last.ckpt").exists()
     inspect = subprocess.run([nextham, "data", "inspect", "--no-check"], cwd=elsewhere, capture_output=True, text=True)
     assert inspect.returncode == 0 and "40 structures" in inspect.stdout, inspect.stderr[-2000:]
+    # the shipped checkpoint is package data: `nextham predict` with no checkpoint named loads it from the
+    # installed copy and predicts a structure file
+    from ase.build import bulk
+    from ase.io import write
+
+    write(elsewhere / "Si.vasp", bulk("Si", "diamond", a=5.431), format="vasp")
+    predict = subprocess.run([nextham, "predict", "--structure", "Si.vasp", "--out", "predicted"], cwd=elsewhere,
+                             capture_output=True, text=True, timeout=900)
+    assert predict.returncode == 0, predict.stderr[-3000:]
+    summary = json.loads((elsewhere / "predicted" / "summary.json").read_text())["structures"][0]
+    assert summary["checkpoints"][0].startswith(site) and summary["checkpoints"][0].endswith("bench.ckpt")
+    assert (elsewhere / "predicted" / "Si" / "hamiltonian.h5").exists()
