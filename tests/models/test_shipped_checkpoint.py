@@ -93,6 +93,22 @@ def test_the_readme_quotes_the_report(report):
                                                  f"{values['baseline']:.3f}")
 
 
+def test_the_readme_per_compound_rows_are_the_saved_predictions(recomputed):
+    """Each row of the README's per-compound table is the mean over one compound's variants."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## The shipped model"):]
+    section = section[:section.index("\n## ", 3)]
+    compounds = defaultdict(list)
+    for label, (group, model, baseline, _) in recomputed.items():
+        compounds[group, label.rsplit("-", 1)[0]].append((model, baseline))
+    means = {(group, f"{np.mean([v[0] for v in values]):.3f}", f"{np.mean([v[1] for v in values]):.3f}")
+             for (group, _), values in compounds.items()}
+    rows = re.findall(r"\| (new_combination|held_out_element) \| [^|]+ \| ([\d.]+) \| ([\d.]+) \|", section)
+    assert len(rows) == len({key for key in compounds if key[0] != "in_distribution"}) == 8
+    for row in rows:
+        assert row in means, row
+
+
 def test_the_shipped_checkpoint_is_small_and_names_its_training_data():
     path = shipped_checkpoint()
     assert path.stat().st_size < 20 * 1024 ** 2
