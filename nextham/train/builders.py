@@ -10,6 +10,7 @@ import lightning as L
 from ..graph.datamodule import HamiltonianDataModule
 from .callbacks import KSpaceValidationCallback
 from .module import NextHAMModule
+from .output_units import with_member_output_units
 
 CHECKPOINT_DIR = "checkpoints"
 
@@ -42,8 +43,6 @@ def engine_overrides(provenance: dict) -> list:
 
 
 def build_module(config, data: HamiltonianDataModule) -> NextHAMModule:
-    from .output_units import with_member_output_units
-
     model = with_member_output_units(config["model"], data.dataset, data.dataset.split_labels(data.hparams.train_split))
     return NextHAMModule(data.layout.slot_ls, data.spinful, model=model, loss=config["loss"],
                          optimizer=config.get("optimizer"), members_to_train=config.get("members_to_train", "all"),
