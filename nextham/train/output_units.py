@@ -11,14 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..conventions import spin_diagonal
 from ..kspace.gauge import gauge_shift
 
 FLOOR_EV = 1e-4  # a range without a stored correction keeps a usable unit
-
-
-def _spinor_overlap(record):
-    blocks = record.blocks("overlap")
-    return [np.kron(np.eye(2), block) for block in blocks] if record.spinful else blocks
 
 
 def correction_rms_by_range(dataset, labels, ranges) -> list:
@@ -31,10 +27,12 @@ def correction_rms_by_range(dataset, labels, ranges) -> list:
         record = dataset.read(label)
         target = np.concatenate([b.ravel() for b in record.blocks("hamiltonian")])
         start = np.concatenate([b.ravel() for b in record.blocks("hamiltonian_0")])
-        overlap = np.concatenate([b.ravel() for b in _spinor_overlap(record)])
+        # S sized like the Hamiltonian blocks: S ⊗ I₂ for spin–orbit structures
+        overlap_blocks = [spin_diagonal(b) if record.spinful else b for b in record.blocks("overlap")]
+        overlap = np.concatenate([b.ravel() for b in overlap_blocks])
         mu = float(gauge_shift(torch.as_tensor(start), torch.as_tensor(target), torch.as_tensor(overlap)))
         error = np.abs(target - start + mu * overlap)
-        sizes = [b.size for b in _spinor_overlap(record)]
+        sizes = [b.size for b in overlap_blocks]
         distance = np.repeat(record.edge_distances(), sizes)
         for index, (low, high) in enumerate(ranges):
             inside = (distance >= low - 1e-9) & (distance < high)

@@ -35,6 +35,14 @@ def predictions():
     return ShardedDataset(RESULTS / "predictions")
 
 
+@pytest.fixture(scope="module")
+def readme_section():
+    """The README's "The shipped model" section."""
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## The shipped model"):]
+    return section[:section.index("\n## ", 3)]
+
+
 def _flat(blocks):
     return np.concatenate([np.asarray(b).ravel() for b in blocks])
 
@@ -80,10 +88,8 @@ def test_the_headline_and_every_group_recomputed_from_the_saved_predictions(repo
         assert np.mean([v[1] for v in values]) == pytest.approx(expected["baseline"], rel=2e-3, abs=2e-3)
 
 
-def test_the_readme_quotes_the_report(report):
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## The shipped model"):]
-    section = section[:section.index("\n## ", 3)]
+def test_the_readme_quotes_the_report(report, readme_section):
+    section = readme_section
     quoted = f"| {report['gauge_mae_mev']:.3f} | {report['baseline_gauge_mae_mev']:.3f} |"
     assert quoted in section, quoted
     for group, values in report["groups"].items():
@@ -93,11 +99,9 @@ def test_the_readme_quotes_the_report(report):
                                                  f"{values['baseline']:.3f}")
 
 
-def test_the_readme_per_compound_rows_are_the_saved_predictions(recomputed):
+def test_the_readme_per_compound_rows_are_the_saved_predictions(recomputed, readme_section):
     """Each row of the README's per-compound table is the mean over one compound's variants."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## The shipped model"):]
-    section = section[:section.index("\n## ", 3)]
+    section = readme_section
     compounds = defaultdict(list)
     for label, (group, model, baseline, _) in recomputed.items():
         compounds[group, label.rsplit("-", 1)[0]].append((model, baseline))
