@@ -6,8 +6,10 @@
 (a) accuracy: the paper's ablations, each a row trained with the same budget (``--epochs`` of the fit
     config, default the embedded demo ``fit``; ``bench`` is the benchmark dataset's recipe), scored on
     the test split beside the H(0)-only baseline: the default model (H(0) input, joint R + k-space loss,
-    four distance-range members); element embedding instead of H(0) input; the k-space loss terms off
-    (ghost states and the PQ norm are what they guard); one network for all distances instead of four.
+    four distance-range members); element embedding instead of H(0) input (and without the populations
+    of H(0)'s bands); the k-space loss terms off (ghost states and the PQ norm are what they guard); one
+    network for all distances instead of four; and, when the fit config feeds them, without the
+    populations of H(0)'s filled bands (network.population_input).
     The Gauge MAE of each evaluation group (in-distribution, new combinations, held-out elements) is a
     column when the data have groups.
 (b) training throughput with the fit config and the peak resident memory.
@@ -29,11 +31,13 @@ from nextham.configs import load_config
 ABLATIONS = (
     ("default", "NextHAM: H(0) input, R + k-space loss, 4 members", []),
     ("embedding_only", "element embedding instead of H(0) input",
-     ["model.network.use_h0_input=false", "model.network.element_embedding=true"]),
+     ["model.network.use_h0_input=false", "model.network.element_embedding=true",
+      "model.network.population_input=false"]),
     ("no_kspace_loss", "k-space loss off (R-space only)",
      ["loss.terms.kspace_p.weight=0.0", "loss.terms.kspace_q.weight=0.0", "loss.terms.kspace_pq.weight=0.0"]),
     ("one_network", "one network for all distances (0-6 Å)",
      ["model.members=[{name: range_0_6, distance_range: [0.0, 6.0]}]"]),
+    ("no_populations", "without H(0)'s band populations", ["model.network.population_input=false"]),
 )
 GROUPS = ("in_distribution", "new_combination", "held_out_element")
 
@@ -50,6 +54,7 @@ def _train_and_test(fit_config, overrides, epochs, root):
     seconds = time.perf_counter() - start
     data = build_datamodule(config)
     module = load_module([Path(root) / "checkpoints" / "last.ckpt"])
+    data.serve(module)
     report = run_test(module, data, config["callbacks"]["kspace"], Path(root) / "test", band_plots=0)
     return report, seconds
 
@@ -63,8 +68,9 @@ def _row(name, gauge, groups, bands, seconds):
 def accuracy(args):
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
+        reads_populations = bool(load_config(args.config)["model"]["network"].get("population_input"))
         for slug, name, overrides in ABLATIONS:
-            if args.only and slug not in args.only:
+            if (args.only and slug not in args.only) or (slug == "no_populations" and not reads_populations):
                 continue
             report, seconds = _train_and_test(args.config, overrides, args.epochs, Path(scratch) / slug)
             rows.append((name, report, seconds))

@@ -8,6 +8,7 @@ import torch
 
 from .conventions import rotate_block
 from .graph.batch import collate_graphs, record_to_sample
+from .kspace.populations import mulliken_populations
 
 
 def rotate_padded_blocks(blocks, slot_ls, rotation, spinful: bool) -> np.ndarray:
@@ -27,8 +28,9 @@ def assert_equivariant(predict, records, layout, rotation, spinful: bool = False
     ``rotation`` a proper or improper orthogonal matrix. A prediction smaller than ``min_magnitude``
     everywhere is refused: equivariance would hold trivially."""
     def run(structures):
-        batch = collate_graphs([record_to_sample(r, spinful, graph_cutoff) for r in structures], layout, spinful,
-                               torch.float64)
+        # with H(0)'s populations, which each structure computes for itself (they must not turn)
+        batch = collate_graphs([record_to_sample(r, spinful, graph_cutoff, mulliken_populations(r)) for r in structures],
+                               layout, spinful, torch.float64)
         with torch.no_grad():
             result = predict(batch)
         return (result[output] if isinstance(result, dict) else result).detach().cpu().numpy()

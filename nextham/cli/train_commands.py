@@ -60,7 +60,7 @@ def _data_and_module(args):
     data = build_datamodule(config)
     checkpoints = _checkpoints(args, config)
     module = load_module(checkpoints)
-    data.set_spinful(module.hparams.spinful, model=f"checkpoint {', '.join(map(str, checkpoints))}")
+    data.serve(module, model=f"checkpoint {', '.join(map(str, checkpoints))}")
     return config, data, module, checkpoints
 
 

@@ -1,13 +1,14 @@
 """Atomic-orbital basis sets: the radial functions (shells) of each element, in storage order."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.linalg
 
 from ..errors import BasisMismatchError, UnknownElementError
-from .elements import element_symbol
+from .elements import atomic_number, element_symbol
 
 SHELL_LETTERS = "spdfghi"
 
@@ -36,6 +37,19 @@ class ElementBasis:
             out.append((l, slice(start, start + 2 * l + 1)))
             start += 2 * l + 1
         return out
+
+    @property
+    def valence_electrons(self) -> int | None:
+        """Electrons of the neutral atom its pseudopotential keeps, read from the name: the q of GTH
+        names (GTH-PBE-q4), Z minus the core of ECP names (ECPDS46MDFSO: 46 core electrons); None when
+        the name says neither (then a network that reads H(0)'s populations cannot use this element)."""
+        gth = re.search(r"-q(\d+)$", self.pseudopotential)
+        if gth:
+            return int(gth.group(1))
+        ecp = re.match(r"ECP\D*(\d+)", self.pseudopotential)
+        if ecp:
+            return atomic_number(self.symbol) - int(ecp.group(1))
+        return None
 
     def describe(self) -> str:
         counts = {}

@@ -55,6 +55,10 @@ class HamiltonianBatch:
     structure_spinful: torch.Tensor = field(default_factory=lambda: torch.zeros(0, dtype=torch.bool))  # (B,)
     graph_cutoff: float | None = None  # Å; edges beyond it are not given to the network
     slot_ls: tuple = ()               # l of every shell slot of the padded layout (OrbitalLayout.slot_ls)
+    node_populations: torch.Tensor = field(default_factory=lambda: torch.zeros(0))  # (N, P) electrons per
+    # orbital when H(0)'s bands are filled (kspace.populations), zero on padded orbitals; NaN when not computed
+    node_valence: torch.Tensor = field(default_factory=lambda: torch.zeros(0))  # (N,) electrons of the neutral
+    # atom (ElementBasis.valence_electrons), NaN where the pseudopotential's name does not say
 
     @property
     def num_structures(self) -> int:
@@ -101,11 +105,16 @@ class HamiltonianBatch:
         return HamiltonianBatch(**{k: v.to(device) if torch.is_tensor(v) else v for k, v in values.items()})
 
 
-def record_to_sample(record: HamiltonianRecord, spinful: bool, max_edge_length: float | None = None) -> dict:
+def record_to_sample(record: HamiltonianRecord, spinful: bool, max_edge_length: float | None = None,
+                     populations: np.ndarray | None = None) -> dict:
     """Flat numpy sample of one structure; spinless records in a spinful dataset become H ⊗ I₂.
-    ``max_edge_length``: keep only the pairs up to this distance (None: every stored pair)."""
+    ``max_edge_length``: keep only the pairs up to this distance (None: every stored pair).
+    ``populations``: the record's :func:`~nextham.kspace.populations.mulliken_populations` (of every
+    stored pair, so computed before any cutoff) for a network that reads them; None: NaN, not computed."""
     if not record.has_hamiltonian_0:
         raise DataError(NO_H0_MESSAGE, structure=record.label)
+    if populations is None:
+        populations = np.full(int(np.sum(record.orbital_counts)), np.nan)
     if max_edge_length is not None:
         keep = record.edge_distances() <= max_edge_length + 1e-9
         if not keep.all():
@@ -123,7 +132,7 @@ def record_to_sample(record: HamiltonianRecord, spinful: bool, max_edge_length: 
         "label": record.label, "atomic_numbers": record.atomic_numbers, "positions": record.positions,
         "lattice": record.lattice, "edge_index": record.edge_index, "cell_shifts": record.cell_shifts,
         "edge_vectors": record.edge_vectors(), "blocks": blocks, "fermi_energy": record.fermi_energy,
-        "spinful": record.spinful,
+        "spinful": record.spinful, "populations": populations,
     }
 
 
@@ -148,12 +157,19 @@ def collate_graphs(samples, layout: OrbitalLayout, spinful: bool, dtype=torch.fl
     orbital_mask = np.zeros((total_edges, size, size), dtype=bool)
     overlap_mask = np.zeros((total_edges, padded, padded), dtype=bool)
     node_mask = np.zeros((sum(num_atoms), padded), dtype=bool)
+    node_populations = np.zeros((sum(num_atoms), padded))
+    valence = {}
+    for z in {int(z) for s in samples for z in s["atomic_numbers"]}:
+        electrons = layout.basis.for_atomic_number(z).valence_electrons
+        valence[z] = np.nan if electrons is None else float(electrons)
     edge_offset = atom_offset = 0
     edge_index, node_batch, edge_batch, reverse_edge = [], [], [], []
     for structure, sample in enumerate(samples):
         positions = [layout.orbital_positions(z) for z in sample["atomic_numbers"]]
+        first = np.concatenate([[0], np.cumsum([len(p) for p in positions])])
         for atom, position in enumerate(positions):
             node_mask[atom_offset + atom, position] = True
+            node_populations[atom_offset + atom, position] = sample["populations"][first[atom]:first[atom + 1]]
         for e, (i, j) in enumerate(sample["edge_index"]):
             rows, cols = positions[i], positions[j]
             if spinful:
@@ -196,6 +212,8 @@ def collate_graphs(samples, layout: OrbitalLayout, spinful: bool, dtype=torch.fl
         structure_spinful=torch.as_tensor([bool(s.get("spinful", spinful)) for s in samples], dtype=torch.bool),
         graph_cutoff=graph_cutoff,
         slot_ls=tuple(layout.slot_ls),
+        node_populations=torch.as_tensor(node_populations, dtype=dtype),
+        node_valence=torch.as_tensor([valence[int(z)] for z in cat("atomic_numbers")], dtype=dtype),
     )
 
 

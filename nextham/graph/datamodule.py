@@ -25,24 +25,30 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from ..datasets import embedded_dataset_path
 from ..errors import DataError
 from .batch import NO_H0_MESSAGE, SPIN_MODES, collate_graphs, record_to_sample
+from ..kspace.populations import mulliken_populations
 from .layout import OrbitalLayout
 from ..io.shards import ShardedDataset
 
 
 class ShardStructureDataset(Dataset):
-    def __init__(self, dataset: ShardedDataset, labels, spinful: bool, max_edge_length: float | None):
+    def __init__(self, dataset: ShardedDataset, labels, spinful: bool, max_edge_length: float | None,
+                 with_populations: bool = False):
         self.dataset = dataset
         self.labels = list(labels)
         self.spinful = spinful
         self.max_edge_length = max_edge_length
         self.locations = [dataset.location(label) for label in self.labels]
+        self.with_populations = with_populations
+        self.populations = {}  # index -> H(0)'s Mulliken populations: a band fill per structure, once per worker
 
     def __len__(self):
         return len(self.labels)
 
     def __getitem__(self, index):
         record = self.dataset.read(self.labels[index])
-        return record_to_sample(record, self.spinful, self.max_edge_length)
+        if self.with_populations and index not in self.populations:
+            self.populations[index] = mulliken_populations(record)
+        return record_to_sample(record, self.spinful, self.max_edge_length, self.populations.get(index))
 
     def edge_counts(self) -> np.ndarray:
         return np.array([self.dataset.shards[s].num_edges(p) for s, p in self.locations], dtype=np.int64)
@@ -142,11 +148,12 @@ class HamiltonianDataModule(L.LightningDataModule):
         self.layout = OrbitalLayout(self.dataset.basis, (self.dataset.manifest.get("orbital_layout") or {}).get("slots"))
         self.spinful = self.dataset.has_spinful if spin_mode == "auto" else spin_mode == "spinful"
         self.dtype = getattr(torch, dtype)
+        self.with_populations = False  # set_populations: only for a network that reads them
 
     def split_dataset(self, split: str, all_pairs: bool = True) -> ShardStructureDataset:
         labels = self.dataset.split_labels(split)
         return ShardStructureDataset(self.dataset, labels, self.spinful,
-                                     None if all_pairs else self.hparams.max_edge_length_angstrom)
+                                     None if all_pairs else self.hparams.max_edge_length_angstrom, self.with_populations)
 
     def loader(self, split: str, shuffle: bool = False, all_pairs: bool = True) -> DataLoader:
         """Batches of ``split``: every stored pair (``all_pairs``) or only the graph's (training)."""
@@ -169,11 +176,22 @@ class HamiltonianDataModule(L.LightningDataModule):
                             f"spin–orbit structures, or evaluate on spinless ones", path=self.root)
         self.spinful = bool(spinful)
 
+    def serve(self, module, model: str = "the model"):
+        """Batch as a trained ``module`` needs: its spin representation and the inputs its network reads."""
+        self.set_spinful(module.hparams.spinful, model=model)
+        self.set_populations(module.ensemble.reads_populations)
+
+    def set_populations(self, needed: bool):
+        """Batch with H(0)'s Mulliken populations (one band fill per structure) for a network that reads
+        them (``NextHAMEnsemble.reads_populations``)."""
+        self.with_populations = bool(needed)
+
     def collate(self, records, all_pairs: bool = True):
         """One batch of ``records`` exactly as :meth:`loader` would make it (every stored pair, or only
         the graph's; spinless records of a spinful dataset as H ⊗ I₂)."""
         cutoff = self.hparams.max_edge_length_angstrom
-        samples = [record_to_sample(record, self.spinful, None if all_pairs else cutoff) for record in records]
+        samples = [record_to_sample(record, self.spinful, None if all_pairs else cutoff,
+                                    mulliken_populations(record) if self.with_populations else None) for record in records]
         return collate_graphs(samples, self.layout, self.spinful, self.dtype, graph_cutoff=cutoff)
 
     def train_dataloader(self):

@@ -145,6 +145,11 @@ class NextHAMEnsemble(torch.nn.Module):
         return {"delta_hamiltonian": delta, "hamiltonian": batch.hamiltonian_0 + delta,
                 "member_of_edge": owner, "trace": sum(traces) if traces else None}
 
+    @property
+    def reads_populations(self) -> bool:
+        """Whether a member reads ``batch.node_populations`` (network.population_input)."""
+        return any(member.network.population_input is not None for member in self.members)
+
     def routing_report(self, batch) -> dict:
         """How many edges each member predicted, and how many kept H(0)."""
         owner = self.member_of_edge(batch)

@@ -25,6 +25,7 @@ from e3nn import o3
 from e3nn.nn import Gate
 
 from ..conventions import spin_diagonal, to_e3nn_frame
+from ..errors import DataError
 from .layers import (EquivariantLayerNorm, GaussianRadialBasis, RadialMLP, gated_irreps, head_of_component,
                      scalar_irreps, scatter_softmax)
 from .tracegrad import TraceGradModule
@@ -126,7 +127,8 @@ class NextHAMNet(torch.nn.Module):
                  sh_lmax: int = 4, num_radial_basis: int = 32, radial_cutoff_angstrom: float = 8.0,
                  radial_hidden: int = 32, tracegrad: dict | None = None, distance_decay: float = 0.2,
                  element_embedding: bool = False, use_h0_input: bool = True, output_scale: float = 0.01,
-                 output_unit_ev: float = 1.0, overlap_shift: bool = False, overlap_shift_unit_ev: float = 0.1):
+                 output_unit_ev: float = 1.0, overlap_shift: bool = False, overlap_shift_unit_ev: float = 0.1,
+                 population_input: bool = False):
         super().__init__()
         if not use_h0_input and not element_embedding:
             raise ValueError("without the H(0) input the network needs element_embedding: true to tell atoms apart")
@@ -147,6 +149,13 @@ class NextHAMNet(torch.nn.Module):
         self.node_input = o3.Linear(self.input_converter.irreps_sorted, self.hidden)
         self.norm_edge_input = EquivariantLayerNorm(self.hidden)
         self.norm_node_input = EquivariantLayerNorm(self.hidden)
+        self.register_buffer("orbital_slot", torch.repeat_interleave(
+            torch.arange(len(self.slot_ls)), torch.tensor([2 * l + 1 for l in self.slot_ls])), persistent=False)
+        self.population_input = self.population_shift = None
+        if population_input:  # H(0)'s filled bands: electrons per shell and the atom's excess over neutral
+            self.population_input = torch.nn.Sequential(
+                torch.nn.Linear(len(self.slot_ls) + 1, radial_hidden), torch.nn.SiLU(),
+                torch.nn.Linear(radial_hidden, self.hidden[0].mul))
         self.element_embedding = None
         if element_embedding:
             self.element_embedding = torch.nn.Embedding(120, self.hidden[0].mul)
@@ -167,8 +176,10 @@ class NextHAMNet(torch.nn.Module):
             with torch.no_grad():
                 self.overlap_shift.weight.mul_(output_scale)
             self.overlap_shift_unit_ev = float(overlap_shift_unit_ev)
-            self.register_buffer("orbital_slot", torch.repeat_interleave(
-                torch.arange(len(self.slot_ls)), torch.tensor([2 * l + 1 for l in self.slot_ls])), persistent=False)
+            if population_input:  # the SCF raises the levels of an atom that H(0)'s bands gave extra electrons,
+                # about linearly in the excess across the benchmark's binaries: a direct path, eV per electron
+                self.population_shift = torch.nn.Linear(1, len(self.slot_ls), bias=False)
+                torch.nn.init.zeros_(self.population_shift.weight)
         self.trace_head = None
         if tracegrad["enabled"] and num_layers:
             width = tracegrad["hidden"]
@@ -202,8 +213,11 @@ class NextHAMNet(torch.nn.Module):
         nodes = torch.zeros(batch.atomic_numbers.shape[0], self.hidden.dim, dtype=edges.dtype, device=edges.device)
         nodes = self.norm_node_input(nodes.index_add(0, source[onsite], self.node_input(inputs[onsite])))
         if self.element_embedding is not None:
-            embedding = self.element_embedding(batch.atomic_numbers)
-            nodes = torch.cat([nodes[:, :embedding.shape[1]] + embedding, nodes[:, embedding.shape[1]:]], dim=-1)
+            nodes = self._add_scalars(nodes, self.element_embedding(batch.atomic_numbers))
+        populations = None
+        if self.population_input is not None:
+            populations = self._shell_populations(batch, nodes.dtype)  # (N, slots + 1): per shell, excess
+            nodes = self._add_scalars(nodes, self.population_input(populations))
         subset, reverse = self._subset(batch, edge_subset)
         overlap = batch.overlap if subset is None else batch.overlap[subset]
         invariants = []
@@ -212,14 +226,14 @@ class NextHAMNet(torch.nn.Module):
                 edges, source, target, sh, rbf = (x[subset] for x in (edges, source, target, sh, rbf))
                 invariants = [z[subset] for z in invariants]
             if index == len(self.blocks) - 1:
-                shift = self._overlap_shift(nodes, source, target, overlap)  # the nodes the last block reads
+                shift = self._overlap_shift(nodes, source, target, overlap, populations)  # nodes the last block reads
             nodes, edges, z = block(nodes, edges, source, target, sh, rbf)
             if z is not None:
                 invariants.append(z)
         if not self.blocks:
             if subset is not None:
                 edges, source, target = edges[subset], source[subset], target[subset]
-            shift = self._overlap_shift(nodes, source, target, overlap)
+            shift = self._overlap_shift(nodes, source, target, overlap, populations)
         kept_lengths = lengths if subset is None else lengths[subset]
         delta = self.output_converter.from_sorted_irreps(self.edge_output(edges) * self.output_components.to(edges.dtype))
         delta = delta * (self.output_unit_ev * torch.exp(-self.distance_decay * kept_lengths))[:, None, None]
@@ -238,14 +252,44 @@ class NextHAMNet(torch.nn.Module):
         delta = delta * batch.orbital_mask
         return {"delta_hamiltonian": delta, "trace": trace, "edge_lengths": lengths}
 
-    def _overlap_shift(self, nodes, source, target, overlap):
+    @staticmethod
+    def _add_scalars(nodes, scalars):
+        """``scalars`` (N, m) added to the first m invariant (0e) features of every node."""
+        return torch.cat([nodes[:, :scalars.shape[1]] + scalars, nodes[:, scalars.shape[1]:]], dim=-1)
+
+    def _shell_populations(self, batch, dtype):
+        """(N, shell slots + 1): electrons per shell of every atom (``batch.node_populations``) and, last,
+        the atom's excess over the neutral atom (``batch.node_valence``)."""
+        populations, valence = batch.node_populations, batch.node_valence
+        if populations.shape[0] != batch.atomic_numbers.shape[0] or valence.shape[0] != populations.shape[0]:
+            raise DataError("the network reads H(0)'s populations, which this batch does not hold: the data module "
+                            "batches them after set_populations(True) (build_module and DataModule.serve do it)",
+                            structure=", ".join(batch.labels))
+        unknown = ~(torch.isfinite(populations).all(dim=-1) & torch.isfinite(valence))
+        if bool(unknown.any()):
+            bad = sorted({batch.labels[s] for s in batch.node_batch[unknown].tolist()})
+            raise DataError("the network reads H(0)'s filled bands against the neutral atoms, which need the cell's "
+                            "valence electron count (num_electrons: nextham data generate stores it; for DeepH folders "
+                            "info.json's occupation) and each element's valence (read from GTH -qN or ECP pseudopotential "
+                            "names in the basis)", structure=", ".join(bad))
+        per_slot = populations.new_zeros(populations.shape[0], len(self.slot_ls))
+        per_slot = per_slot.index_add(1, self.orbital_slot, populations)
+        excess = per_slot.sum(dim=-1, keepdim=True) - valence[:, None]
+        return torch.cat([per_slot, excess], dim=-1).to(dtype)
+
+    def _overlap_shift(self, nodes, source, target, overlap, populations=None):
         """½(v_i,a + v_j,b) S_ij,ab (E, P, P), v the invariant per-shell shift of each atom's potential:
         a potential that varies slowly over an orbital pair changes its block by about its mean times
         their overlap, which is most of what charge transfer does to H(0) in an ionic crystal. Invariant
-        shifts times S keep ΔĤ equivariant and Hermitian. None without the head."""
+        shifts times S keep ΔĤ equivariant and Hermitian. With the population input v also holds a learned
+        eV-per-electron multiple of the atom's excess over neutral in H(0)'s filled bands (``populations``'
+        last column). None without the head."""
         if self.overlap_shift is None:
             return None
-        shifts = (self.overlap_shift(nodes) * self.overlap_shift_unit_ev)[:, self.orbital_slot]  # (N, P)
+        shifts = self.overlap_shift(nodes) * self.overlap_shift_unit_ev
+        if self.population_shift is not None:
+            shifts = shifts + self.population_shift(populations[:, -1:])
+        shifts = shifts[:, self.orbital_slot]  # (N, P)
         mean = 0.5 * (shifts[source][:, :, None] + shifts[target][:, None, :])
         return mean * overlap.to(mean.dtype)
 

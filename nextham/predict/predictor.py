@@ -12,6 +12,7 @@ import torch
 from ..conventions import BasisSet, element_symbol, units
 from ..errors import BasisMismatchError, DataError, UnknownElementError
 from ..graph.batch import collate_graphs, record_to_sample, unpad_blocks
+from ..kspace.populations import mulliken_populations
 from ..graph.layout import OrbitalLayout
 from ..record import HamiltonianRecord
 from ..train.checkpoints import checkpoint_files, load_module, module_dataset_card
@@ -215,8 +216,11 @@ class Predictor:
         start = time.perf_counter()
         inside = np.flatnonzero(record.edge_distances() <= (self.graph_cutoff or np.inf) + 1e-9)
         graph = record.select_edges(inside)
-        batch = collate_graphs([record_to_sample(graph, self.spinful_model)], self.layout, self.spinful_model,
-                               self.dtype).to(self.device)
+        # the populations fill H(0)'s bands, which needs every stored pair, not only the graph's (NaN: unread)
+        populations = mulliken_populations(record) if self.module.ensemble.reads_populations \
+            else np.full(int(np.sum(record.orbital_counts)), np.nan)
+        batch = collate_graphs([record_to_sample(graph, self.spinful_model, populations=populations)],
+                               self.layout, self.spinful_model, self.dtype).to(self.device)
         timings["graph_s"] = time.perf_counter() - start
         start = time.perf_counter()
         chunk = self.chunk_for(record.num_atoms, self._network_bytes(graph.num_edges))

@@ -43,12 +43,15 @@ def engine_overrides(provenance: dict) -> list:
 
 
 def build_module(config, data: HamiltonianDataModule) -> NextHAMModule:
+    """The module ``config`` describes, for ``data`` (which it then tells what the network reads)."""
     model = with_member_output_units(config["model"], data.dataset, data.dataset.split_labels(data.hparams.train_split))
-    return NextHAMModule(data.layout.slot_ls, data.spinful, model=model, loss=config["loss"],
-                         optimizer=config.get("optimizer"), members_to_train=config.get("members_to_train", "all"),
-                         seed=int(config.get("seed", 0)),
-                         dataset=dataset_card(data.dataset, data.hparams.max_edge_length_angstrom, data.hparams.dtype,
-                                              data.layout, data.hparams.train_split))
+    module = NextHAMModule(data.layout.slot_ls, data.spinful, model=model, loss=config["loss"],
+                           optimizer=config.get("optimizer"), members_to_train=config.get("members_to_train", "all"),
+                           seed=int(config.get("seed", 0)),
+                           dataset=dataset_card(data.dataset, data.hparams.max_edge_length_angstrom, data.hparams.dtype,
+                                                data.layout, data.hparams.train_split))
+    data.set_populations(module.ensemble.reads_populations)
+    return module
 
 
 def build_trainer(config, **overrides) -> L.Trainer:

@@ -92,3 +92,25 @@ def test_spinless_structure_in_spinful_batch_is_spin_diagonal(embedded, spinless
     p = layout.num_orbitals
     torch.testing.assert_close(batch.hamiltonian[:, :p, :p], batch.hamiltonian[:, p:, p:])
     assert torch.all(batch.hamiltonian[:, :p, p:] == 0)
+
+
+def test_populations_are_batched_only_for_a_network_that_reads_them(datamodule):
+    """Off by default (NaN, no band fill); on, each atom's orbitals hold the structure's own
+    populations at their layout positions, zero on padded ones, and every structure its electron count."""
+    from nextham.kspace.populations import mulliken_populations
+
+    batch = next(iter(datamodule.loader("val")))
+    assert torch.isnan(batch.node_populations[batch.node_orbital_mask]).all()
+    datamodule.set_populations(True)
+    try:
+        batch = next(iter(datamodule.loader("val")))
+    finally:
+        datamodule.set_populations(False)
+    assert torch.all(batch.node_populations[~batch.node_orbital_mask] == 0)
+    atoms = 0
+    for label in batch.labels:
+        record = datamodule.dataset.read(label)
+        rows = batch.node_populations[atoms:atoms + record.num_atoms][batch.node_orbital_mask[atoms:atoms + record.num_atoms]]
+        np.testing.assert_allclose(rows.numpy(), mulliken_populations(record), atol=1e-6)
+        assert rows.sum().item() == pytest.approx(record.num_electrons, abs=1e-5)
+        atoms += record.num_atoms

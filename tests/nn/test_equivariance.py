@@ -1,11 +1,16 @@
 """The whole network on real structures: rotation/inversion equivariance (float64, < 1e-5),
-translation and permutation invariance, exact hermiticity."""
+translation and permutation invariance, exact hermiticity; with and without the invariant extras
+(the overlap shift and the H(0) population input)."""
+import re
+
 import numpy as np
 import pytest
 import torch
 
+from nextham.errors import DataError
 from nextham.graph.batch import collate_graphs, record_to_sample
 from nextham.graph.layout import OrbitalLayout
+from nextham.kspace.populations import mulliken_populations
 from nextham.nn.network import NextHAMNet
 from nextham.testing import assert_equivariant
 from tests.conftest import random_rotation
@@ -19,7 +24,7 @@ SMALL = dict(num_layers=2, num_heads=2, hidden_multiplicities={0: 8, 1: 4, 2: 4,
 
 
 def _batch(records, layout, spinful):
-    return collate_graphs([record_to_sample(r, spinful, 6.0) for r in records], layout, spinful)
+    return collate_graphs([record_to_sample(r, spinful, 6.0, mulliken_populations(r)) for r in records], layout, spinful)
 
 
 def _network(layout, spinful, seed=0, **options):
@@ -34,11 +39,11 @@ def _records(embedded, spinful):
 
 @pytest.mark.parametrize("spinful, spin_output", [(False, "spinless"), (True, "spinless"), (True, "spinor")])
 @pytest.mark.parametrize("improper", [False, True])
-@pytest.mark.parametrize("overlap_shift", [False, True])
-def test_rotation_and_inversion_equivariance(embedded, spinful, spin_output, improper, overlap_shift):
+@pytest.mark.parametrize("extras", [False, True])
+def test_rotation_and_inversion_equivariance(embedded, spinful, spin_output, improper, extras):
     layout = OrbitalLayout(embedded.basis)
     records = _records(embedded, spinful)
-    network = _network(layout, spinful, spin_output=spin_output, overlap_shift=overlap_shift)
+    network = _network(layout, spinful, spin_output=spin_output, overlap_shift=extras, population_input=extras)
     rotation = random_rotation(11, improper)
     deviation = assert_equivariant(network, records, layout, rotation, spinful, graph_cutoff=6.0, atol=1e-9,
                                    min_magnitude=1e-3)  # a non-trivial prediction
@@ -77,11 +82,25 @@ def test_translation_and_permutation_invariance(embedded):
         torch.testing.assert_close(flipped["delta_hamiltonian"][f], reference["delta_hamiltonian"][e], atol=1e-10, rtol=0)
 
 
-@pytest.mark.parametrize("overlap_shift", [False, True])
-def test_hermiticity_is_exact(embedded, overlap_shift):
+@pytest.mark.parametrize("extras", [False, True])
+def test_hermiticity_is_exact(embedded, extras):
     layout = OrbitalLayout(embedded.basis)
     for spinful in (False, True):
         batch = _batch(_records(embedded, spinful), layout, spinful)
-        delta = _network(layout, spinful, overlap_shift=overlap_shift)(batch)["delta_hamiltonian"]
+        delta = _network(layout, spinful, overlap_shift=extras, population_input=extras)(batch)["delta_hamiltonian"]
         torch.testing.assert_close(delta, delta[batch.reverse_edge].transpose(-1, -2).conj(), atol=0, rtol=0)
         assert torch.all(delta[~batch.orbital_mask] == 0)
+
+
+def test_the_population_input_changes_the_prediction_and_needs_an_electron_count(embedded):
+    layout = OrbitalLayout(embedded.basis)
+    records = _records(embedded, False)
+    network = _network(layout, False, population_input=True)
+    batch = _batch(records, layout, False)
+    with torch.no_grad():
+        reference = network(batch)["delta_hamiltonian"]
+        batch.node_populations = batch.node_populations + 0.5
+        assert (network(batch)["delta_hamiltonian"] - reference).abs().max() > 1e-6
+    unknown = [records[0].replace(num_electrons=float("nan")), records[1]]
+    with pytest.raises(DataError, match=re.escape(records[0].label) + ".*num_electrons"):
+        network(_batch(unknown, layout, False))

@@ -1,0 +1,66 @@
+"""Mulliken populations of H(0)'s filled bands (the network's charge-transfer input): they hold the
+electron count, match an independent numpy fill of an insulator's bands, are invariant under rotations,
+are the same for a spinless crystal and its H ⊗ I₂ spinor form, and are NaN without an electron count."""
+import numpy as np
+import pytest
+import scipy.linalg
+
+from nextham.kspace import mesh_for_length, monkhorst_pack
+from nextham.kspace.populations import POPULATION_MESH_LENGTH_ANGSTROM, mulliken_populations
+from tests.conftest import random_rotation
+
+
+def _per_atom(record, populations):
+    offsets = record.orbital_offsets()
+    return np.array([populations[a:b].sum() for a, b in zip(offsets[:-1], offsets[1:])])
+
+
+def _numpy_insulator_populations(record, kind):
+    """Lowest num_electrons/2 bands filled at every k (an insulator), P = C C†·2, Re diag(P S) k-averaged."""
+    kpoints = monkhorst_pack(mesh_for_length(record.lattice, POPULATION_MESH_LENGTH_ANGSTROM))
+    occupied = int(round(record.num_electrons / 2))
+    total = np.zeros(int(np.sum(record.orbital_counts)))
+    for hamiltonian, overlap in zip(record.matrix_k(kind, kpoints), record.overlap_k(kpoints)):
+        _, vectors = scipy.linalg.eigh(hamiltonian, overlap)
+        density = 2.0 * vectors[:, :occupied] @ vectors[:, :occupied].conj().T
+        total += np.real(np.sum(density * overlap.T, axis=1))
+    return total / len(kpoints)
+
+
+def test_populations_hold_the_electron_count_and_match_numpy_for_an_insulator(embedded):
+    checked = 0
+    for record in embedded:
+        if record.spinful:
+            continue
+        populations = mulliken_populations(record)
+        assert populations.sum() == pytest.approx(record.num_electrons, abs=1e-6)
+        gap = record.occupation("hamiltonian_0", monkhorst_pack(mesh_for_length(record.lattice, 10.0)))["band_gap"]
+        if gap > 0:
+            np.testing.assert_allclose(populations, _numpy_insulator_populations(record, "hamiltonian_0"), atol=1e-6)
+            checked += 1
+    assert checked >= 3
+
+
+def test_populations_are_rotation_invariant_and_move_charge(embedded):
+    record = next(r for r in embedded if not r.spinful and len(set(r.atomic_numbers)) == 2).astype(np.float64)
+    populations = mulliken_populations(record)
+    for improper in (False, True):
+        rotated = record.rotated(random_rotation(5, improper), embedded.basis)
+        np.testing.assert_allclose(mulliken_populations(rotated), populations, atol=1e-8)
+    # a binary: H(0)'s bands already move charge between the two species (what the input is for)
+    charges = _per_atom(record, populations)
+    assert np.ptp(charges) > 0.05
+
+
+def test_spinor_form_and_spinful_records(embedded):
+    spinless = next(r for r in embedded if not r.spinful).astype(np.float64)
+    np.testing.assert_allclose(mulliken_populations(spinless.as_spinful()), mulliken_populations(spinless), atol=1e-8)
+    spinful = next(r for r in embedded if r.spinful)
+    populations = mulliken_populations(spinful)
+    assert populations.shape == (int(np.sum(spinful.orbital_counts)),)
+    assert populations.sum() == pytest.approx(spinful.num_electrons, abs=1e-5)
+
+
+def test_no_electron_count_gives_nan(spinless_record):
+    unknown = spinless_record.replace(num_electrons=float("nan"))
+    assert np.isnan(mulliken_populations(unknown)).all()
