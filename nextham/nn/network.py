@@ -2,6 +2,8 @@
 
 * Input: every H(0) block goes through the Wigner–Eckart converter; on-site blocks become node
   features, off-site blocks edge features (no per-element embedding unless asked for, as ablation).
+  Optionally (``population_input``) each atom's electrons per shell in H(0)'s filled bands and its
+  excess over the neutral atom join the invariant node features (``batch.node_populations``).
 * Backbone: transformer blocks over edges (equivariant layer norm, depth-wise tensor product of the
   message with the edge's spherical harmonics weighted by a radial MLP, gated values, distance-aware
   attention logits, softmax over the edges entering a node) that update nodes *and* edges, each
@@ -177,7 +179,7 @@ class NextHAMNet(torch.nn.Module):
                 self.overlap_shift.weight.mul_(output_scale)
             self.overlap_shift_unit_ev = float(overlap_shift_unit_ev)
             if population_input:  # the SCF raises the levels of an atom that H(0)'s bands gave extra electrons,
-                # about linearly in the excess across the benchmark's binaries: a direct path, eV per electron
+                # about linearly in the excess (benchmarks/charge_transfer.py): a direct path, eV per electron
                 self.population_shift = torch.nn.Linear(1, len(self.slot_ls), bias=False)
                 torch.nn.init.zeros_(self.population_shift.weight)
         self.trace_head = None

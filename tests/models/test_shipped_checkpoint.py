@@ -118,7 +118,9 @@ def test_the_shipped_checkpoint_is_small_and_names_its_training_data():
     assert path.stat().st_size < 20 * 1024 ** 2
     import torch
 
-    card = torch.load(path, map_location="cpu", weights_only=False)["hyper_parameters"]["dataset"]
+    hyper_parameters = torch.load(path, map_location="cpu", weights_only=False)["hyper_parameters"]
+    card = hyper_parameters["dataset"]
+    assert hyper_parameters["model"]["network"]["population_input"]  # the recipe the README reports
     assert {"Pb", "Br"}.isdisjoint(card["basis"])  # held out of training: unseen to the model
     assert card["layout"]["describe"].startswith("s s p d")  # the basis family's slots, not the training elements'
 
