@@ -216,9 +216,8 @@ class Predictor:
         start = time.perf_counter()
         inside = np.flatnonzero(record.edge_distances() <= (self.graph_cutoff or np.inf) + 1e-9)
         graph = record.select_edges(inside)
-        # the populations fill H(0)'s bands, which needs every stored pair, not only the graph's (NaN: unread)
-        populations = mulliken_populations(record) if self.module.ensemble.reads_populations \
-            else np.full(int(np.sum(record.orbital_counts)), np.nan)
+        # the populations fill H(0)'s bands, which needs every stored pair, not only the graph's
+        populations = mulliken_populations(record) if self.module.ensemble.reads_populations else None
         batch = collate_graphs([record_to_sample(graph, self.spinful_model, populations=populations)],
                                self.layout, self.spinful_model, self.dtype).to(self.device)
         timings["graph_s"] = time.perf_counter() - start
