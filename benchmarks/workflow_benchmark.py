@@ -8,8 +8,9 @@
     the test split beside the H(0)-only baseline: the default model (H(0) input, joint R + k-space loss,
     four distance-range members); element embedding instead of H(0) input (and without the populations
     of H(0)'s bands); the k-space loss terms off (ghost states and the PQ norm are what they guard); one
-    network for all distances instead of four; and, when the fit config feeds them, without the
-    populations of H(0)'s filled bands (network.population_input).
+    network for all distances instead of four; and, when the fit config has them, without the
+    populations of H(0)'s filled bands (network.population_input) and without the gauge anchor (the
+    weak plain R-space L1 beside the gauge-free terms, loss.terms.rspace_l1).
     The Gauge MAE of each evaluation group (in-distribution, new combinations, held-out elements) is a
     column when the data have groups.
 (b) training throughput with the fit config and the peak resident memory.
@@ -38,6 +39,7 @@ ABLATIONS = (
     ("one_network", "one network for all distances (0-6 Å)",
      ["model.members=[{name: range_0_6, distance_range: [0.0, 6.0]}]"]),
     ("no_populations", "without H(0)'s band populations", ["model.network.population_input=false"]),
+    ("no_gauge_anchor", "without the gauge anchor (plain R-space L1)", ["loss.terms.rspace_l1.weight=0.0"]),
 )
 GROUPS = ("in_distribution", "new_combination", "held_out_element")
 
@@ -68,9 +70,11 @@ def _row(name, gauge, groups, bands, seconds):
 def accuracy(args):
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        reads_populations = bool(load_config(args.config)["model"]["network"].get("population_input"))
+        config = load_config(args.config)
+        applies = {"no_populations": bool(config["model"]["network"].get("population_input")),
+                   "no_gauge_anchor": bool(config["loss"]["terms"].get("rspace_l1", {}).get("weight"))}
         for slug, name, overrides in ABLATIONS:
-            if (args.only and slug not in args.only) or (slug == "no_populations" and not reads_populations):
+            if (args.only and slug not in args.only) or not applies.get(slug, True):
                 continue
             report, seconds = _train_and_test(args.config, overrides, args.epochs, Path(scratch) / slug)
             rows.append((name, report, seconds))

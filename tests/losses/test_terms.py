@@ -68,3 +68,24 @@ def test_default_config_and_trace_balance(real_batch):
     # the balance gives the trace term the magnitude of the Hamiltonian loss: total = L_H numerically
     assert float(total) == pytest.approx(float(hamiltonian_loss), rel=1e-9)
     assert set(LOSSES) >= set(BUILT_IN)
+
+
+def test_the_bench_recipes_gauge_anchor_holds_the_level_at_zero(real_batch):
+    """The gauge-aware terms are blind to ΔĤ + cS, so nothing holds a member at any level c; the bench
+    recipe's weak plain L1 does: the shifted truth costs something with it and nothing without it, and
+    the gauge μ itself is still the gauge terms' alone."""
+    batch, layout = real_batch
+    config = load_config("bench")["loss"]
+    assert config["terms"]["rspace_l1"]["weight"] > 0
+    without = {**config, "terms": {n: t for n, t in config["terms"].items() if n != "rspace_l1"}}
+    shifted = prediction(batch.delta_hamiltonian + 0.37 * batch.overlap, layout, trace_of=batch.delta_hamiltonian)
+    totals = {}
+    for name, options in (("with", config), ("without", without)):
+        loss = CompositeLoss.from_config({**options, "trace_balance": 0.0})
+        total, parts, context = loss(shifted, batch, generator=torch.Generator().manual_seed(0))
+        totals[name] = float(total)
+        torch.testing.assert_close(context.mu, torch.full_like(context.mu, 0.37))
+    assert totals["without"] == pytest.approx(0.0, abs=1e-9)
+    # what the anchor sees is its weight times the mean |0.37 S| over the structures' orbitals
+    expected = config["terms"]["rspace_l1"]["weight"] * float(context.per_structure_mean((0.37 * batch.overlap).abs()))
+    assert totals["with"] == pytest.approx(expected, rel=1e-9) and expected > 0

@@ -121,6 +121,7 @@ def test_the_shipped_checkpoint_is_small_and_names_its_training_data():
     hyper_parameters = torch.load(path, map_location="cpu", weights_only=False)["hyper_parameters"]
     card = hyper_parameters["dataset"]
     assert hyper_parameters["model"]["network"]["population_input"]  # the recipe the README reports
+    assert hyper_parameters["loss"]["terms"]["rspace_l1"]["weight"] > 0  # with the gauge anchor
     assert {"Pb", "Br"}.isdisjoint(card["basis"])  # held out of training: unseen to the model
     assert card["layout"]["describe"].startswith("s s p d")  # the basis family's slots, not the training elements'
 
