@@ -16,10 +16,14 @@ import argparse
 from collections import defaultdict
 
 import numpy as np
+import torch
 
 from nextham.configs import load_config
 from nextham.io import ShardedDataset
+from nextham.io.dataset_report import spinor_overlap_blocks
+from nextham.kspace import gauge_shift
 from nextham.nn.ensemble import range_mask
+from nextham.record import HamiltonianRecord
 
 EV_TO_MEV = 1000.0  # shards hold eV (manifest units)
 
@@ -27,18 +31,16 @@ EV_TO_MEV = 1000.0  # shards hold eV (manifest units)
 def member_gauges(truth, predicted, ranges):
     """μ_m (meV) per member range of one structure; NaN where the range holds no pair."""
     lengths = truth.edge_distances()
-    target, prediction, overlap = (truth.blocks("hamiltonian"), predicted.blocks("hamiltonian"),
-                                   truth.blocks("overlap"))
-    spin = 2 if truth.spinful else 1
+    blocks = {"predicted": predicted.blocks("hamiltonian"), "target": truth.blocks("hamiltonian"),
+              "overlap": spinor_overlap_blocks(truth)}
     values = []
     for distance_range in ranges:
         edges = np.flatnonzero(range_mask(lengths, distance_range))
         if not len(edges):
             values.append(float("nan"))
             continue
-        difference = np.concatenate([(prediction[e] - target[e]).ravel() for e in edges])
-        s = np.concatenate([np.kron(np.eye(spin), overlap[e]).ravel() for e in edges])
-        values.append(EV_TO_MEV * float(np.real(np.vdot(s, difference)) / np.vdot(s, s).real))
+        pick = lambda kind: torch.as_tensor(HamiltonianRecord.flatten_blocks([blocks[kind][e] for e in edges]))
+        values.append(EV_TO_MEV * float(gauge_shift(pick("predicted"), pick("target"), pick("overlap").double())))
     return values
 
 
