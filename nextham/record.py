@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .conventions import BasisSet, element_symbol, rotate_block, spin_diagonal
-from .kspace import bloch_sum_blocks, generalized_eigvalsh, monkhorst_pack, occupation_summary
+from .kspace import bloch_sum_blocks, bloch_sums_blocks, generalized_eigvalsh, occupation_summary
+from .kspace.occupation import DEFAULT_FERMI_TOLERANCE_EV, converged_occupation
 from .errors import BasisMismatchError, CorruptShardError, MissingBlockError, NonFiniteBlockError
 
 MATRIX_KINDS = ("hamiltonian_0", "hamiltonian", "overlap")
+EIGENVALUE_CHUNK_BYTES = 256 * 1024 ** 2
 
 
 def partner_edges(edge_index, cell_shifts) -> np.ndarray:
@@ -248,34 +250,42 @@ class HamiltonianRecord:
         """Bloch sum of one matrix (:mod:`nextham.kspace`: rows atom by atom, spin-major inside an
         atom when spinful). The overlap of a spinful record is returned spinless (use
         :meth:`overlap_k` for the spinor-sized one)."""
-        blocks = self.blocks(kind)
-        return bloch_sum_blocks(blocks, self.edge_index, self.cell_shifts,
+        return bloch_sum_blocks(self.blocks(kind), self.edge_index, self.cell_shifts,
                                 self.orbital_offsets(spinor=self.spinful and kind != "overlap"), kpoints_frac)
+
+    def _spinor_overlap_blocks(self) -> list:
+        return [spin_diagonal(b) for b in self.blocks("overlap")] if self.spinful else self.blocks("overlap")
 
     def overlap_k(self, kpoints_frac) -> np.ndarray:
         """S(k) sized like H(k): S ⊗ I₂ in the same row order when spinful."""
-        if not self.spinful:
-            return self.matrix_k("overlap", kpoints_frac)
-        return bloch_sum_blocks([spin_diagonal(b) for b in self.blocks("overlap")], self.edge_index,
-                                self.cell_shifts, self.orbital_offsets(spinor=True), kpoints_frac)
+        return bloch_sum_blocks(self._spinor_overlap_blocks(), self.edge_index, self.cell_shifts,
+                                self.orbital_offsets(spinor=self.spinful), kpoints_frac)
 
     def eigenvalues(self, kpoints_frac, kind: str = "hamiltonian") -> np.ndarray:
-        return generalized_eigvalsh(self.matrix_k(kind, kpoints_frac), self.overlap_k(kpoints_frac))
+        """Eigenvalues (K, n) in eV of ``kind`` at fractional ``kpoints_frac``, ascending; H(k) and S(k)
+        share their phases and are built in chunks of k-points of about 256 MB."""
+        kpoints = np.asarray(kpoints_frac, dtype=np.float64).reshape(-1, 3)
+        size = int(self.orbital_counts.sum()) * self.spin_factor
+        width = int(self.orbital_counts.max(initial=1)) * self.spin_factor
+        chunk = max(1, int(EIGENVALUE_CHUNK_BYTES // (16 * (2 * size * size + self.num_atoms ** 2 * width * width))))
+        blocks = (self.blocks(kind), self._spinor_overlap_blocks())
+        offsets = self.orbital_offsets(spinor=self.spinful)
+        parts = [generalized_eigvalsh(*bloch_sums_blocks(blocks, self.edge_index, self.cell_shifts, offsets, part))
+                 for part in np.split(kpoints, range(chunk, len(kpoints), chunk))]
+        return np.concatenate(parts) if len(kpoints) else np.zeros((0, size))
 
-    def occupation_kpoints(self, length_angstrom: float = 10.0) -> np.ndarray:
-        """The DFT code's own k-points when stored, else a Γ-centred mesh with N_i·|a_i| ≥ length."""
-        if len(self.reference_kpoints):
-            return self.reference_kpoints
-        mesh = [max(1, int(np.ceil(length_angstrom / np.linalg.norm(a)))) for a in self.lattice]
-        return monkhorst_pack(mesh)
-
-    def occupation(self, kind: str = "hamiltonian", kpoints_frac=None) -> dict:
-        """E_F, gap, VBM/CBM of ``kind``'s bands for ``num_electrons`` (:mod:`~nextham.kspace.occupation`),
-        from the stored blocks at ``kpoints_frac`` (default :meth:`occupation_kpoints`)."""
-        if not np.isfinite(self.num_electrons):
-            return occupation_summary(np.zeros((0, 0)), self.num_electrons, self.spinful)
-        kpoints = self.occupation_kpoints() if kpoints_frac is None else kpoints_frac
-        return occupation_summary(self.eigenvalues(kpoints, kind), self.num_electrons, self.spinful)
+    def occupation(self, kind: str = "hamiltonian", kpoints_frac=None,
+                   tolerance_ev: float = DEFAULT_FERMI_TOLERANCE_EV) -> dict:
+        """E_F, gap, VBM/CBM of ``kind``'s bands for ``num_electrons``: converged on the k-mesh to
+        ``tolerance_ev``, the band edges searched over the mesh, ASE's high-symmetry path and around
+        the best of both (:func:`~nextham.kspace.occupation.converged_occupation`, which also returns
+        the mesh, the estimated error and where the edges are); or, given ``kpoints_frac``, from those
+        k-points alone (:func:`~nextham.kspace.occupation.occupation_summary`)."""
+        if kpoints_frac is not None:
+            energies = self.eigenvalues(kpoints_frac, kind) if np.isfinite(self.num_electrons) else np.zeros((0, 0))
+            return occupation_summary(energies, self.num_electrons, self.spinful)
+        return converged_occupation(lambda kpoints: self.eigenvalues(kpoints, kind), self.lattice,
+                                    self.num_electrons, self.spinful, tolerance_ev)
 
     # ------------------------------------------------------------------ checks
     def validate(self, basis: BasisSet | None = None, path=None, hermiticity_tolerance: float = 1e-6):

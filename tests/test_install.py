@@ -55,4 +55,4 @@ def test_a_non_editable_install_fits_the_packaged_config_from_another_directory(
     assert predict.returncode == 0, predict.stderr[-3000:]
     summary = json.loads((elsewhere / "predicted" / "summary.json").read_text())["structures"][0]
     assert summary["checkpoints"][0].startswith(site) and summary["checkpoints"][0].endswith("bench.ckpt")
-    assert (elsewhere / "predicted" / "Si" / "hamiltonian.h5").exists()
+    assert (elsewhere / "predicted" / "dft" / "Si" / "hamiltonian.h5").exists()  # DeepH-dock's <root>/dft/<label>

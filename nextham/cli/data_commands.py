@@ -1,11 +1,9 @@
 """``nextham data generate | inspect | convert``."""
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-import numpy as np
 
 
 def add_parser(subparsers):
@@ -50,12 +48,13 @@ def run_generate(args):
 def run_inspect(args):
     from ..datasets import embedded_dataset_path
     from ..io.dataset_report import format_summary, inspect_dataset
+    from ..io.jsonfile import write_json
 
     path = Path(args.path) if args.path else embedded_dataset_path()
     summary = inspect_dataset(path, check=not args.no_check)
     print(format_summary(summary))
     if args.json:
-        Path(args.json).write_text(json.dumps(summary, indent=1, default=float))
+        write_json(args.json, summary)
     return 0 if summary["all_checks_passed"] else 1
 
 

@@ -39,7 +39,8 @@ def run_predict(args):
     config, data, module, _ = _data_and_module(args)
     out = Path(args.out)
     save_predictions(module, data, args.split, out / "shards", deeph_folder=out / "deeph", spinful=args.spinful)
-    print(f"predicted Ĥ written to {out / 'shards'} (nextham shards) and {out / 'deeph'} (DeepH, hamiltonian_pred.h5)")
+    print(f"predicted Ĥ written to {out / 'shards'} (nextham shards) and {out / 'deeph' / 'dft'}/<label>/ (DeepH-pack: "
+          f"hamiltonian.h5 = Ĥ, also as hamiltonian_pred.h5, with K_PATH; DeepH-dock reads every folder as it is)")
     return 0
 
 
@@ -48,6 +49,8 @@ def predict_structures(args) -> int:
 
     from ..configs import load_config
     from ..errors import DataError
+    from ..io.deeph import mixed_kinds_note
+    from ..io.jsonfile import write_json
     from ..io.shards import DatasetWriter
     from ..predict import Predictor, read_structures
 
@@ -69,8 +72,9 @@ def predict_structures(args) -> int:
         while label in seen:
             label += "_"
         seen.add(label)
-        if label in writer.completed_labels and (out / label / "summary.json").exists():  # a rerun resumes
-            summaries.append(json.loads((out / label / "summary.json").read_text()))
+        folder = out / "dft" / label  # DeepH-dock's dataset layout, <root>/dft/<label>/
+        if label in writer.completed_labels and (folder / "summary.json").exists():  # a rerun resumes
+            summaries.append(json.loads((folder / "summary.json").read_text()))
             continue
         try:
             result = predictor(atoms, label, path)
@@ -78,14 +82,18 @@ def predict_structures(args) -> int:
             failed[label] = str(error)
             print(f"nextham: error: {error}", file=sys.stderr)
             continue
-        result.write(out / label, spinful=args.spinful)
+        result.write(folder, spinful=args.spinful)
         writer.add_basis(predictor.basis)  # with the elements new to the checkpoint that it has admitted
         writer.append_shard([result.record])
         summaries.append(result.summary())
-    (out / "summary.json").write_text(json.dumps({"structures": summaries, "failed": failed}, indent=1, default=float))
+    write_json(out / "summary.json", {"structures": summaries, "failed": failed})
+    note = mixed_kinds_note([s["spinful"] for s in summaries], args.spinful)
+    if note:
+        print(f"nextham: note: {note}", file=sys.stderr)
     print(format_summaries(summaries))
-    print(f"per structure in {out}/<label>/: hamiltonian.h5 (Ĥ), hamiltonian_0.h5, overlap.h5, POSCAR, info.json "
-          f"(DeepH-pack), bands.png, summary.json; all as nextham shards in {out / 'shards'}")
+    print(f"per structure in {out / 'dft'}/<label>/: hamiltonian.h5 (Ĥ, also as hamiltonian_pred.h5), hamiltonian_0.h5, "
+          f"overlap.h5, POSCAR, info.json, K_PATH (DeepH-pack), bands.png, summary.json; all as nextham shards in "
+          f"{out / 'shards'}")
     return 1 if failed else 0
 
 

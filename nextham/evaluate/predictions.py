@@ -3,14 +3,16 @@ structure, in the original's pair order and representation (spinless structures 
 with E_F and the gap from Ĥ's own bands and the electron count."""
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..io.deeph import write_deeph
+from ..io.deeph import mixed_kinds_note, write_deeph
 from ..io.shards import DatasetWriter
 from ..graph.batch import unpad_blocks
+from ..kspace.occupation import occupation_facts
 from ..record import HamiltonianRecord
 
 
@@ -40,16 +42,17 @@ def predicted_records(module, data, split: str):
             predicted = original.with_hamiltonian(flat.astype(np.complex128 if original.spinful else np.float64))
             occupation = predicted.occupation()
             predicted.fermi_energy = occupation["fermi_energy"]
-            predicted.metadata.update({"prediction": True, "band_gap_ev": occupation["band_gap"],
+            predicted.metadata.update({"prediction": True, **occupation_facts(occupation),
                                        "member_of_edge": owners[start:start + original.num_edges].tolist()})
             start += original.num_edges
             yield predicted, original
 
 
 def save_predictions(module, data, split, folder, deeph_folder=None, spinful: bool = False):
-    """Predicted Ĥ as nextham shards (``hamiltonian`` = Ĥ) and optionally the DeepH new format
-    (``hamiltonian_pred.h5`` beside the input's overlap and H(0), the input's atom pairs in the input's
-    order; each structure as what it is, or all spinful with ``spinful``)."""
+    """Predicted Ĥ as nextham shards (``hamiltonian`` = Ĥ) and optionally DeepH-pack folders
+    ``<deeph_folder>/dft/<label>/`` (Ĥ as ``hamiltonian.h5`` and ``hamiltonian_pred.h5`` beside the input's
+    overlap and H(0), the input's atom pairs in the input's order, and K_PATH; each structure as what it
+    is, or all spinful with ``spinful``)."""
     # stored at the precision the network ran in (the data's dtype), compressed
     writer = DatasetWriter(folder, data.dataset.basis, provenance={"predicted_by": "nextham", "split": split},
                            split_fractions={split: 1.0}, dtype=str(data.hparams.dtype), compression="gzip")
@@ -63,6 +66,9 @@ def save_predictions(module, data, split, folder, deeph_folder=None, spinful: bo
                      "true_fermi_ev": truth["fermi_energy"], "predicted_fermi_ev": predicted.fermi_energy})
         if deeph_folder is not None:
             write_deeph(Path(deeph_folder) / "dft" / predicted.label, predicted.as_spinful() if spinful else predicted,
-                        data.dataset.basis, hamiltonian_name="hamiltonian_pred.h5")
+                        data.dataset.basis, prediction=True)
     writer.append_shard(records)
+    note = mixed_kinds_note([r.spinful for r in records], spinful) if deeph_folder is not None else None
+    if note:
+        warnings.warn(f"{deeph_folder}: {note}", stacklevel=2)
     return gaps

@@ -2,13 +2,13 @@
 as JSON, Markdown and the terminal table, with parity and band plots and the saved predictions."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from ..io.jsonfile import write_json
 from ..io.shards import EVALUATION_GROUPS
 from ..kspace import monkhorst_pack
 from ..metrics import BandMetrics, GaugeMAE
@@ -112,8 +112,3 @@ def format_report(report: dict) -> str:
                   f"| {g['true_fermi_ev']:.3f} | {g['predicted_fermi_ev']:.3f} |" for g in report["gaps"]]
         lines.append("")
     return "\n".join(lines)
-
-
-def write_json(path, data):
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text(json.dumps(data, indent=1, default=float))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -59,11 +60,15 @@ def convert(source, destination, source_format: str, target_format: str, structu
         writer.append_shard(buffer)
         return count + len(buffer)
     root = destination / "dft" if target_format == "deeph" else destination
-    merged = BasisSet()
+    merged, kinds = BasisSet(), []
     for record, basis in tqdm(_read_source(source, source_format), desc="convert", unit="structure"):
         merged = merged.merge(basis)
+        kinds.append(record.spinful)
         if spinful:
             record = record.as_spinful()
         WRITERS[target_format](root / record.label, record, merged)
         count += 1
+    note = deeph.mixed_kinds_note(kinds, spinful)
+    if note:
+        warnings.warn(f"{destination}: {note}", stacklevel=2)
     return count

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..conventions import spin_diagonal, units
 from ..kspace import gauge_mae
+from ..kspace.occupation import occupation_facts
 from ..record import HamiltonianRecord, check_eigenvalues
 from .shards import ShardedDataset
 
@@ -28,8 +29,7 @@ def structure_summary(record: HamiltonianRecord, check: bool = True) -> dict:
         "label": record.label, "formula": record.formula, "atoms": record.num_atoms, "edges": record.num_edges,
         "spinful": record.spinful, "cutoff_angstrom": float(distances.max()),
         "max_abs_delta_h_mev": float("nan"), "h0_gauge_mae_mev": float("nan"),
-        "electrons": record.num_electrons, "fermi_energy_ev": record.fermi_energy,
-        "band_gap_ev": occupation["band_gap"], "metallic": occupation["metallic"],
+        "electrons": record.num_electrons, "fermi_energy_ev": record.fermi_energy, **occupation_facts(occupation),
         "reference_kpoints": len(record.reference_kpoints),
     }
     if record.has_hamiltonian_0:

@@ -1,7 +1,8 @@
 """Readers and writers for the two DeepH on-disk formats.
 
 *New format* (DeepH-pack 1.0 / deepx-dock): ``<root>/dft/<label>/`` holding ``POSCAR``, ``info.json``,
-``overlap.h5`` and ``hamiltonian.h5``; each matrix file has ``atom_pairs`` (N,5) [R1,R2,R3,i,j]
+``overlap.h5``, ``hamiltonian.h5`` and ``K_PATH`` (the band path DeepH-dock's ``calc-band`` reads); each
+matrix file has ``atom_pairs`` (N,5) [R1,R2,R3,i,j]
 (0-based), ``chunk_boundaries`` (N+1), ``chunk_shapes`` (N,2) and ``entries`` (flat, row-major;
 complex128 with (2n_i × 2n_j) spin-major blocks when spinful). Orbital order = canonical.
 
@@ -11,7 +12,10 @@ complex128 with (2n_i × 2n_j) spin-major blocks when spinful). Orbital order = 
 ``"[Rx, Ry, Rz, i, j]"`` (1-based atoms); OpenMX orbital order.
 
 H(0) travels as an extra file with the same atom pairs: ``hamiltonian_0.h5`` (new) and
-``hamiltonians_0.h5`` (legacy). Folders without it (every DeepH dataset made by ABACUS, OpenMX or
+``hamiltonians_0.h5`` (legacy). A predicted folder holds Ĥ as ``hamiltonian.h5``, so that every
+DeepH-dock command (bands, E_F, DOS) reads the prediction, and the same file as
+``hamiltonian_pred.h5``, the name DeepH inference writes and ``dock analyze error`` compares with a
+DFT folder's ``hamiltonian.h5``. Folders without it (every DeepH dataset made by ABACUS, OpenMX or
 SIESTA) are read with ``hamiltonian_0 = None``: good for evaluation and bands, not for training.
 ``info.json`` carries ``occupation`` (valence electrons per cell, spin included, as DeepH-dock
 reads it) and ``fermi_energy_eV`` (mid-gap for insulators; ``null`` is read as unknown). Units are eV
@@ -21,6 +25,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 from pathlib import Path
 
 import h5py
@@ -28,10 +34,13 @@ import numpy as np
 
 from ..conventions import BasisSet, ElementBasis, atomic_number, convert_block, element_symbol
 from ..errors import BasisMismatchError, CorruptShardError, DataError, MissingBlockError
+from ..kspace.paths import high_symmetry_segments
 from ..record import HamiltonianRecord
 from .atomic import atomic_write
 
 NEW_FILES = {"hamiltonian_0": "hamiltonian_0.h5", "hamiltonian": "hamiltonian.h5", "overlap": "overlap.h5"}
+PREDICTION_FILE = "hamiltonian_pred.h5"
+K_PATH_POINTS_PER_SEGMENT = 30
 LEGACY_FILES = {"hamiltonian_0": "hamiltonians_0.h5", "hamiltonian": "hamiltonians.h5", "overlap": "overlaps.h5"}
 
 
@@ -108,10 +117,18 @@ def _occupation(record):
         abs(record.num_electrons - round(record.num_electrons)) < 1e-9 else _json_number(record.num_electrons)
 
 
-def write_deeph(folder, record: HamiltonianRecord, basis: BasisSet, hamiltonian_name: str = "hamiltonian.h5"):
-    """Write one structure in the DeepH new format (folder = ``<root>/dft/<label>``); predictions go to
-    ``hamiltonian_pred.h5`` as DeepH inference names them. The structure is written as what it is
-    (spinless real or spin–orbit complex blocks; ``record.as_spinful()`` first for H ⊗ I₂)."""
+def k_path_text(lattice, points_per_segment: int = K_PATH_POINTS_PER_SEGMENT) -> str:
+    """ASE's automatic band path of the cell as DeepH-dock's ``K_PATH``: one line per segment,
+    ``N k_start(3) k_end(3) label_start label_end``, fractional in the cell's reciprocal basis."""
+    return "".join(f"{points_per_segment} {' '.join(f'{x:.10f}' for x in (*ka, *kb))} {a} {b}\n"
+                   for a, ka, b, kb in high_symmetry_segments(lattice))
+
+
+def write_deeph(folder, record: HamiltonianRecord, basis: BasisSet, prediction: bool = False):
+    """Write one structure in the DeepH new format (folder = ``<root>/dft/<label>``), ``K_PATH``
+    included. ``prediction``: ``record.hamiltonian`` is Ĥ, written as ``hamiltonian.h5`` and linked as
+    ``hamiltonian_pred.h5`` (see the module's notes). The structure is written as what it is (spinless
+    real or spin–orbit complex blocks; ``record.as_spinful()`` first for H ⊗ I₂)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     record = record.reordered(_grouped_order(record.atomic_numbers))
@@ -125,11 +142,29 @@ def write_deeph(folder, record: HamiltonianRecord, basis: BasisSet, hamiltonian_
         "occupation": _occupation(record),
     }
     (folder / "info.json").write_text(json.dumps(info, indent=1))
+    atomic_write(folder / "K_PATH", lambda path: Path(path).write_text(k_path_text(record.lattice)))
     for kind, name in NEW_FILES.items():
-        if kind not in record.matrix_kinds:
-            continue
-        name = hamiltonian_name if kind == "hamiltonian" else name
-        _write_matrix_file(folder / name, record, kind, record.blocks(kind))
+        if kind in record.matrix_kinds:
+            _write_matrix_file(folder / name, record, kind, record.blocks(kind))
+    if prediction:
+        atomic_write(folder / PREDICTION_FILE, lambda path: _link_or_copy(folder / NEW_FILES["hamiltonian"], path))
+
+
+def mixed_kinds_note(spinful_flags, spinful_written: bool) -> str | None:
+    """A note when structures written as what they are mix spinless and spin–orbit ones: DeepH-dock's
+    dataset tools and a DeepH-pack training set take one kind (``--spinful`` writes all as spinors)."""
+    if spinful_written or len(set(map(bool, spinful_flags))) < 2:
+        return None
+    return ("the folders mix spinless and spin-orbit structures; DeepH-dock's dataset tools (analyze dataset) "
+            "and DeepH-pack training read one kind: write them again with --spinful (spinless ones as H ⊗ I2)")
+
+
+def _link_or_copy(source, target):
+    """A hard link (no second copy on disk) where the file system has them, else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)
 
 
 def _read_matrix_file(path, structure):
@@ -150,7 +185,7 @@ def _read_matrix_file(path, structure):
 
 def read_deeph(folder, label: str | None = None, hamiltonian_name: str = NEW_FILES["hamiltonian"]):
     """Read one structure folder of the DeepH new format. Returns (record, basis); ``hamiltonian_name``
-    picks the H(T) file (``hamiltonian_pred.h5`` reads a prediction)."""
+    picks the H(T) file (``hamiltonian_pred.h5`` reads a prediction where DeepH inference wrote one)."""
     folder = Path(folder)
     label = label or folder.name
     try:

@@ -12,6 +12,7 @@ import torch
 from ..conventions import BasisSet, element_symbol, units
 from ..errors import BasisMismatchError, DataError, UnknownElementError
 from ..graph.batch import collate_graphs, record_to_sample, unpad_blocks
+from ..kspace.occupation import occupation_facts
 from ..kspace.populations import mulliken_populations
 from ..graph.layout import OrbitalLayout
 from ..record import HamiltonianRecord
@@ -241,6 +242,7 @@ class Predictor:
         start = time.perf_counter()
         occupation = predicted.occupation()
         predicted.fermi_energy = occupation["fermi_energy"]
+        predicted.metadata.update(occupation_facts(occupation))
         timings["eigensolver_s"] = time.perf_counter() - start
         if atoms is None:
             atoms = Atoms(numbers=record.atomic_numbers, positions=record.positions, cell=record.lattice, pbc=True)

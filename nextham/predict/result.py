@@ -3,7 +3,6 @@ automatic high-symmetry path, the DOS, a band + DOS figure with E_F and the gap,
 a DeepH-pack folder that DeepH-dock reads as it is (``hamiltonian.h5`` holds Ĥ)."""
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,7 +91,14 @@ class PredictedHamiltonian:
         axis.set_xlim(bands["x"][0], bands["x"][-1])
         axis.set_ylim(*window_ev)
         axis.set_ylabel("E − E_F (eV)")
-        gap = "metal" if self.occupation.get("metallic") else f"gap {self.band_gap:.3f} eV"
+        occupation = self.occupation
+        if occupation.get("metallic"):
+            gap = "metal"
+        elif occupation.get("vbm_at"):
+            gap = (f"{'direct' if occupation['direct_gap'] else 'indirect'} gap {self.band_gap:.3f} eV, "
+                   f"VBM {occupation['vbm_at']}, CBM {occupation['cbm_at']}")
+        else:
+            gap = f"gap {self.band_gap:.3f} eV"
         axis.set_title(f"{self.label} ({self.record.formula}) — predicted Ĥ, {gap}", fontsize=10)
         side.plot(dos["dos"], dos["energies"] - fermi, color="tab:red", lw=1.0)
         side.set_xlabel("DOS (states/eV)")
@@ -103,45 +109,33 @@ class PredictedHamiltonian:
         return Path(path)
 
     def summary(self) -> dict:
+        """What summary.json holds: the structure, E_F and its k-mesh convergence (mesh, estimated error,
+        method), the gap with where its band edges lie, the timings and the model's provenance."""
+        from ..kspace.occupation import occupation_facts
+
         return {"label": self.label, "formula": self.record.formula, "atoms": self.record.num_atoms,
                 "pairs": self.record.num_edges, "spinful": self.record.spinful,
                 "electrons": self.record.num_electrons, "fermi_energy_ev": self.fermi_energy,
-                "band_gap_ev": self.band_gap, "vbm_ev": self.occupation["vbm"], "cbm_ev": self.occupation["cbm"],
-                "metallic": self.occupation["metallic"], "timings_s": dict(self.timings),
+                **occupation_facts(self.occupation), "timings_s": dict(self.timings),
                 "checkpoints": self.record.metadata.get("checkpoints"),
                 "unseen_elements": self.record.metadata.get("unseen_elements", [])}
 
     def to_deeph(self, folder, spinful: bool = False) -> Path:
-        """A DeepH-pack 1.0 structure folder: POSCAR, info.json (E_F, electron count), ``hamiltonian.h5`` =
-        Ĥ (what DeepH-dock reads), ``hamiltonian_0.h5`` = H(0), ``overlap.h5`` = S, and ``K_PATH`` (ASE's
-        automatic path in DeepH-dock's format, so ``dock compute eigen calc-band`` runs on the folder as it
-        is). ``spinful`` writes a spinless structure as H ⊗ I₂."""
-        from ..io.atomic import atomic_write
+        """A DeepH-pack 1.0 structure folder that DeepH-dock reads as it is: POSCAR, info.json (E_F, electron
+        count), ``hamiltonian.h5`` = Ĥ (also as ``hamiltonian_pred.h5``), ``hamiltonian_0.h5`` = H(0),
+        ``overlap.h5`` = S and ``K_PATH`` (:func:`~nextham.io.deeph.write_deeph`). ``spinful`` writes a
+        spinless structure as H ⊗ I₂."""
         from ..io.deeph import write_deeph
 
-        record = self.record.as_spinful() if spinful else self.record
-        write_deeph(folder, record, self.basis)
-        atomic_write(Path(folder) / "K_PATH", lambda path: Path(path).write_text(self.dock_k_path()))
+        write_deeph(folder, self.record.as_spinful() if spinful else self.record, self.basis, prediction=True)
         return Path(folder)
-
-    def dock_k_path(self, points_per_segment: int = 30) -> str:
-        """ASE's automatic band path as DeepH-dock's ``K_PATH``: one line per segment,
-        ``N k_start(3) k_end(3) label_start label_end`` in fractional reciprocal coordinates."""
-        from ase.dft.kpoints import parse_path_string
-
-        bandpath = self.atoms.cell.bandpath()
-        special = bandpath.special_points
-        lines = []
-        for segment in parse_path_string(bandpath.path):
-            for start, end in zip(segment[:-1], segment[1:]):
-                coordinates = " ".join(f"{x:.10f}" for x in (*special[start], *special[end]))
-                lines.append(f"{points_per_segment} {coordinates} {start} {end}")
-        return "\n".join(lines) + "\n"
 
     def write(self, folder, spinful: bool = False) -> Path:
         """Everything for one structure in ``folder``: the DeepH folder, bands.png and summary.json."""
+        from ..io.jsonfile import write_json
+
         folder = Path(folder)
         self.to_deeph(folder, spinful=spinful)
         self.plot(folder / "bands.png")
-        (folder / "summary.json").write_text(json.dumps(self.summary(), indent=1, default=float))
+        write_json(folder / "summary.json", self.summary())
         return folder

@@ -49,9 +49,13 @@ def test_units_against_pyscf(silicon):
     assert record.num_electrons == cell.nelectron
     eigenvalues = np.sort(record.reference_eigenvalues, axis=1)
     vbm, cbm = eigenvalues[:, nocc - 1].max(), eigenvalues[:, nocc].min()
-    # E_F from the electron count: mid-gap, so every occupied state lies below it and every empty one above
-    assert record.fermi_energy == pytest.approx(0.5 * (vbm + cbm))
-    assert record.metadata["band_gap_ev"] == pytest.approx(cbm - vbm)
+    assert record.metadata["scf_band_gap_ev"] == pytest.approx(cbm - vbm)
+    # E_F from the electron count, mid-gap of the band edges converged over the mesh and the path (the
+    # SCF's own mesh can miss them): every occupied state lies below it and every empty one above
+    assert record.metadata["fermi_method"] == "mid-gap" and record.metadata["fermi_converged"]
+    assert vbm <= record.metadata["vbm_ev"] < record.fermi_energy < record.metadata["cbm_ev"] <= cbm
+    assert record.fermi_energy == pytest.approx(0.5 * (record.metadata["vbm_ev"] + record.metadata["cbm_ev"]))
+    assert record.metadata["band_gap_ev"] == pytest.approx(record.metadata["cbm_ev"] - record.metadata["vbm_ev"])
     mf = dft.KRKS(cell, cell.make_kpts(record.metadata["scf_kmesh"]), xc="pbe")
     assert mf.cell.unit == "A"
 

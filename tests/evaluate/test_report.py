@@ -53,7 +53,12 @@ def test_exported_prediction_reads_back_pair_for_pair_and_gives_the_dft_bands(tm
         bands = predicted.eigenvalues(reference.reference_kpoints)
         dft = np.sort(reference.reference_eigenvalues, axis=1)
         assert bands.shape == dft.shape and np.abs(bands - dft).max() <= 1e-5 * units.HARTREE_TO_EV
-        assert predicted.fermi_energy == pytest.approx(reference.fermi_energy, abs=1e-3)
+        # the exact correction has the DFT Hamiltonian's E_F (both converged on the same mesh)
+        assert predicted.fermi_energy == pytest.approx(reference.occupation()["fermi_energy"], abs=1e-3)
+        # DeepH-dock's band, Fermi and DOS commands read hamiltonian.h5: it is Ĥ, and so is hamiltonian_pred.h5
+        as_read, _ = read_deeph(tmp_path / "deeph" / "dft" / label)
+        np.testing.assert_array_equal(as_read.hamiltonian, predicted.hamiltonian)
+        assert (tmp_path / "deeph" / "dft" / label / "K_PATH").exists()
     assert sorted(g["label"] for g in gaps) == sorted(labels)
     assert all(abs(g["predicted_gap_ev"] - g["true_gap_ev"]) < 1e-3 for g in gaps)
     shards = ShardedDataset(tmp_path / "shards")

@@ -137,8 +137,11 @@ def test_deeph_data_without_h0_imports_for_evaluation_and_training_says_what_is_
         imported = dataset.read(record.label)
         assert imported.hamiltonian_0 is None
         np.testing.assert_array_equal(imported.hamiltonian, record.hamiltonian)
-        # the null Fermi level is filled from the electron count: mid-gap, as the generator puts it
-        assert imported.fermi_energy == pytest.approx(record.fermi_energy, abs=2e-3)
+        # the null Fermi level is filled from the electron count as the generator fills it (mid-gap of the
+        # converged band edges), and holds the DFT code's occupied states below it and the empty ones above
+        assert imported.fermi_energy == pytest.approx(record.occupation()["fermi_energy"], abs=1e-9)
+        below = (record.reference_eigenvalues < imported.fermi_energy).sum(axis=1) * (1 if record.spinful else 2)
+        assert (below == record.num_electrons).all()
     summary = inspect_dataset(tmp_path / "shards")
     text = format_summary(summary)
     # no reference eigenvalues: say so, instead of a "max error 0.00e+00 meV ... PASS" that cannot fail

@@ -28,9 +28,9 @@ def test_a_poscar_of_an_embedded_structure_gives_its_blocks_and_the_test_predict
     write(poscar, _atoms(truth), format="vasp", direct=True)
     out = tmp_path / "out"
     assert main(["predict", "--ckpt", str(old_checkpoint), "--structure", str(poscar), "--out", str(out)]) == 0
-    folder = out / "AlP"
-    assert {"hamiltonian.h5", "hamiltonian_0.h5", "overlap.h5", "POSCAR", "info.json", "bands.png",
-            "summary.json", "K_PATH"} <= {p.name for p in folder.iterdir()}
+    folder = out / "dft" / "AlP"  # DeepH-dock's dataset layout, <root>/dft/<label>/
+    assert {"hamiltonian.h5", "hamiltonian_pred.h5", "hamiltonian_0.h5", "overlap.h5", "POSCAR", "info.json",
+            "bands.png", "summary.json", "K_PATH"} <= {p.name for p in folder.iterdir()}
     # DeepH-dock's K_PATH: "N k_start k_end label_start label_end" per segment, Γ among the labels
     segments = [line.split() for line in (folder / "K_PATH").read_text().splitlines()]
     assert all(len(fields) == 9 and int(fields[0]) > 1 for fields in segments)
@@ -39,6 +39,9 @@ def test_a_poscar_of_an_embedded_structure_gives_its_blocks_and_the_test_predict
     predicted, _ = read_deeph(folder)  # hamiltonian.h5 holds Ĥ: what DeepH-dock's calc-band reads
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["electrons"] == truth.num_electrons == 8 and summary["band_gap_ev"] > 0
+    # the band edges are named and E_F's k-mesh and estimated error recorded
+    assert summary["vbm_at"] and summary["cbm_at"] and len(summary["fermi_kmesh"]) == 3
+    assert summary["fermi_method"] == "mid-gap" and summary["fermi_error_ev"] < 0.005
     assert set(summary["timings_s"]) == {"h0_and_overlap_s", "graph_s", "inference_s", "eigensolver_s"}
     expected = np.load(FIXTURE / "prediction_val.npz")[label]  # Ĥ of this checkpoint in `nextham test`
     expected_blocks = truth.replace(hamiltonian=expected).blocks("hamiltonian")
