@@ -20,7 +20,6 @@ import torch
 
 from nextham.configs import load_config
 from nextham.io import ShardedDataset
-from nextham.io.dataset_report import spinor_overlap_blocks
 from nextham.kspace import gauge_shift
 from nextham.nn.ensemble import range_mask
 from nextham.record import HamiltonianRecord
@@ -32,7 +31,7 @@ def member_gauges(truth, predicted, ranges):
     """μ_m (meV) per member range of one structure; NaN where the range holds no pair."""
     lengths = truth.edge_distances()
     blocks = {"predicted": predicted.blocks("hamiltonian"), "target": truth.blocks("hamiltonian"),
-              "overlap": spinor_overlap_blocks(truth)}
+              "overlap": truth.spinor_overlap_blocks()}
     values = []
     for distance_range in ranges:
         edges = np.flatnonzero(range_mask(lengths, distance_range))

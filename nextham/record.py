@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .conventions import BasisSet, element_symbol, rotate_block, spin_diagonal
-from .kspace import bloch_sum_blocks, bloch_sums_blocks, generalized_eigvalsh, occupation_summary
+from .kspace import BlockSums, bloch_sum_blocks, generalized_eigvalsh, occupation_summary
 from .kspace.occupation import DEFAULT_FERMI_TOLERANCE_EV, converged_occupation
 from .errors import BasisMismatchError, CorruptShardError, MissingBlockError, NonFiniteBlockError
 
@@ -253,26 +253,37 @@ class HamiltonianRecord:
         return bloch_sum_blocks(self.blocks(kind), self.edge_index, self.cell_shifts,
                                 self.orbital_offsets(spinor=self.spinful and kind != "overlap"), kpoints_frac)
 
-    def _spinor_overlap_blocks(self) -> list:
+    def spinor_overlap_blocks(self) -> list:
+        """Overlap blocks sized like the Hamiltonian blocks (S ⊗ I₂, spin-major, when spinful)."""
         return [spin_diagonal(b) for b in self.blocks("overlap")] if self.spinful else self.blocks("overlap")
 
     def overlap_k(self, kpoints_frac) -> np.ndarray:
         """S(k) sized like H(k): S ⊗ I₂ in the same row order when spinful."""
-        return bloch_sum_blocks(self._spinor_overlap_blocks(), self.edge_index, self.cell_shifts,
+        return bloch_sum_blocks(self.spinor_overlap_blocks(), self.edge_index, self.cell_shifts,
                                 self.orbital_offsets(spinor=self.spinful), kpoints_frac)
 
-    def eigenvalues(self, kpoints_frac, kind: str = "hamiltonian") -> np.ndarray:
-        """Eigenvalues (K, n) in eV of ``kind`` at fractional ``kpoints_frac``, ascending; H(k) and S(k)
-        share their phases and are built in chunks of k-points of about 256 MB."""
-        kpoints = np.asarray(kpoints_frac, dtype=np.float64).reshape(-1, 3)
+    def band_solver(self, kind: str = "hamiltonian"):
+        """``eigenvalues_at(kpoints_frac) -> (K, n)`` (eV, ascending) of ``kind``, its blocks and S's
+        prepared once: H(k) and S(k) share their phases and are built in chunks of k-points of about
+        256 MB."""
         size = int(self.orbital_counts.sum()) * self.spin_factor
         width = int(self.orbital_counts.max(initial=1)) * self.spin_factor
         chunk = max(1, int(EIGENVALUE_CHUNK_BYTES // (16 * (2 * size * size + self.num_atoms ** 2 * width * width))))
-        blocks = (self.blocks(kind), self._spinor_overlap_blocks())
-        offsets = self.orbital_offsets(spinor=self.spinful)
-        parts = [generalized_eigvalsh(*bloch_sums_blocks(blocks, self.edge_index, self.cell_shifts, offsets, part))
-                 for part in np.split(kpoints, range(chunk, len(kpoints), chunk))]
-        return np.concatenate(parts) if len(kpoints) else np.zeros((0, size))
+        sums = BlockSums((self.blocks(kind), self.spinor_overlap_blocks()), self.edge_index, self.cell_shifts,
+                         self.orbital_offsets(spinor=self.spinful))
+
+        def eigenvalues_at(kpoints_frac):
+            kpoints = np.asarray(kpoints_frac, dtype=np.float64).reshape(-1, 3)
+            if not len(kpoints):
+                return np.zeros((0, size))
+            return np.concatenate([generalized_eigvalsh(*sums(part))
+                                   for part in np.split(kpoints, range(chunk, len(kpoints), chunk))])
+
+        return eigenvalues_at
+
+    def eigenvalues(self, kpoints_frac, kind: str = "hamiltonian") -> np.ndarray:
+        """Eigenvalues (K, n) in eV of ``kind`` at fractional ``kpoints_frac``, ascending."""
+        return self.band_solver(kind)(kpoints_frac)
 
     def occupation(self, kind: str = "hamiltonian", kpoints_frac=None,
                    tolerance_ev: float = DEFAULT_FERMI_TOLERANCE_EV) -> dict:
@@ -281,11 +292,12 @@ class HamiltonianRecord:
         the best of both (:func:`~nextham.kspace.occupation.converged_occupation`, which also returns
         the mesh, the estimated error and where the edges are); or, given ``kpoints_frac``, from those
         k-points alone (:func:`~nextham.kspace.occupation.occupation_summary`)."""
+        if not np.isfinite(self.num_electrons):
+            return converged_occupation(None, self.lattice, self.num_electrons, self.spinful)
         if kpoints_frac is not None:
-            energies = self.eigenvalues(kpoints_frac, kind) if np.isfinite(self.num_electrons) else np.zeros((0, 0))
-            return occupation_summary(energies, self.num_electrons, self.spinful)
-        return converged_occupation(lambda kpoints: self.eigenvalues(kpoints, kind), self.lattice,
-                                    self.num_electrons, self.spinful, tolerance_ev)
+            return occupation_summary(self.eigenvalues(kpoints_frac, kind), self.num_electrons, self.spinful)
+        return converged_occupation(self.band_solver(kind), self.lattice, self.num_electrons, self.spinful,
+                                    tolerance_ev)
 
     # ------------------------------------------------------------------ checks
     def validate(self, basis: BasisSet | None = None, path=None, hermiticity_tolerance: float = 1e-6):

@@ -3,6 +3,7 @@ of a dataset split (``--config ... --split``) for comparison with its DFT answer
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -98,11 +99,18 @@ def predict_structures(args) -> int:
 
 
 def format_summaries(summaries) -> str:
-    header = (f"{'structure':<24}{'atoms':>6}{'pairs':>7}{'gap eV':>8}{'E_F eV':>9}{'H(0)+S s':>10}{'graph s':>9}"
-              f"{'network s':>10}{'eigen s':>9}")
+    """The terminal table: per structure its gap and band edges, E_F with the mesh it converged on and
+    its last move, and the timings."""
+    header = (f"{'structure':<24}{'atoms':>6}{'pairs':>7}{'gap eV':>8}  {'band edges':<18}{'E_F eV':>9}{'E_F mesh':>10}"
+              f"{'moved meV':>10}{'H(0)+S s':>10}{'graph s':>9}{'network s':>10}{'eigen s':>9}")
     lines = [header, "-" * len(header)]
     for s in summaries:
         t = s["timings_s"]
-        lines.append(f"{s['label']:<24}{s['atoms']:>6}{s['pairs']:>7}{s['band_gap_ev']:>8.3f}{s['fermi_energy_ev']:>9.3f}"
-                     f"{t['h0_and_overlap_s']:>10.2f}{t['graph_s']:>9.3f}{t['inference_s']:>10.3f}{t['eigensolver_s']:>9.3f}")
+        edges = "metal" if s.get("metallic") else f"{s.get('vbm_at')} → {s.get('cbm_at')}"
+        mesh = "x".join(map(str, s["fermi_kmesh"])) if s.get("fermi_kmesh") else "—"
+        moved = s.get("fermi_error_ev")
+        moved = f"{1000 * moved:.1f}" if moved is not None and math.isfinite(moved) else "—"
+        lines.append(f"{s['label']:<24}{s['atoms']:>6}{s['pairs']:>7}{s['band_gap_ev']:>8.3f}  {edges:<18}"
+                     f"{s['fermi_energy_ev']:>9.3f}{mesh:>10}{moved:>10}{t['h0_and_overlap_s']:>10.2f}{t['graph_s']:>9.3f}"
+                     f"{t['inference_s']:>10.3f}{t['eigensolver_s']:>9.3f}")
     return "\n".join(lines)

@@ -6,21 +6,15 @@ from pathlib import Path
 
 import numpy as np
 
-from ..conventions import spin_diagonal, units
+from ..conventions import units
 from ..kspace import gauge_mae
 from ..kspace.occupation import occupation_facts
 from ..record import HamiltonianRecord, check_eigenvalues
 from .shards import ShardedDataset
 
 
-def spinor_overlap_blocks(record: HamiltonianRecord):
-    """Overlap blocks sized like the Hamiltonian blocks (S ⊗ I₂, spin-major, when spinful)."""
-    blocks = record.blocks("overlap")
-    return [spin_diagonal(b) for b in blocks] if record.spinful else blocks
-
-
 def structure_summary(record: HamiltonianRecord, check: bool = True) -> dict:
-    overlap = HamiltonianRecord.flatten_blocks(spinor_overlap_blocks(record)).astype(np.float64)
+    overlap = HamiltonianRecord.flatten_blocks(record.spinor_overlap_blocks()).astype(np.float64)
     dtype = np.complex128 if record.spinful else np.float64
     ht = record.hamiltonian.astype(dtype)
     distances = record.edge_distances()

@@ -61,24 +61,30 @@ def bloch_sum_blocks(blocks, edge_index, cell_shifts, orbital_offsets, kpoints_f
     """M(k) (K, n, n) complex128 from per-edge blocks of any size: ``blocks[e]`` couples atoms
     ``edge_index[e]`` = (i, j) at R = ``cell_shifts[e]``; ``orbital_offsets`` (N+1) are the first rows
     of each atom (of the spin-major blocks when they are spinful)."""
-    return bloch_sums_blocks([blocks], edge_index, cell_shifts, orbital_offsets, kpoints_frac)[0]
+    return BlockSums([blocks], edge_index, cell_shifts, orbital_offsets)(kpoints_frac)[0]
 
 
-def bloch_sums_blocks(block_sets, edge_index, cell_shifts, orbital_offsets, kpoints_frac) -> list:
-    """:func:`bloch_sum_blocks` of several matrices on the same pairs and layout (H(k) and S(k) of
-    one structure), the phases computed once."""
-    offsets = np.asarray(orbital_offsets, dtype=np.int64)
-    sizes = np.diff(offsets)
-    width = int(sizes.max()) if len(sizes) else 0
-    edge_index = np.asarray(edge_index, dtype=np.int64).reshape(-1, 2)
-    mask = torch.as_tensor(np.arange(width)[None, :] < sizes[:, None])
-    edges = torch.as_tensor(edge_index.T.copy())
-    phases = _pair_phases(edges, torch.as_tensor(np.asarray(cell_shifts, dtype=np.int64).reshape(-1, 3)), len(sizes),
-                          np.asarray(kpoints_frac, dtype=np.float64).reshape(-1, 3), torch.float64)
-    results = []
-    for blocks in block_sets:
-        padded = np.zeros((len(edge_index), width, width), dtype=np.complex128)
-        for e, (i, j) in enumerate(edge_index):
-            padded[e, :sizes[i], :sizes[j]] = blocks[e]
-        results.append(_assemble(torch.as_tensor(padded), phases, len(sizes), mask).numpy())
-    return results
+class BlockSums:
+    """Several matrices on the same pairs and layout (H and S of one structure) as :func:`bloch_sum_blocks`
+    takes them, padded once and Bloch-summed at any k-points, the phases shared: for the many small
+    calls of a k-mesh refinement or a band-edge search."""
+
+    def __init__(self, block_sets, edge_index, cell_shifts, orbital_offsets):
+        sizes = np.diff(np.asarray(orbital_offsets, dtype=np.int64))
+        width = int(sizes.max()) if len(sizes) else 0
+        edge_index = np.asarray(edge_index, dtype=np.int64).reshape(-1, 2)
+        self.num_atoms = len(sizes)
+        self.mask = torch.as_tensor(np.arange(width)[None, :] < sizes[:, None])
+        self.edges = torch.as_tensor(edge_index.T.copy())
+        self.cell_shifts = torch.as_tensor(np.asarray(cell_shifts, dtype=np.int64).reshape(-1, 3))
+        self.padded = []
+        for blocks in block_sets:
+            padded = np.zeros((len(edge_index), width, width), dtype=np.complex128)
+            for e, (i, j) in enumerate(edge_index):
+                padded[e, :sizes[i], :sizes[j]] = blocks[e]
+            self.padded.append(torch.as_tensor(padded))
+
+    def __call__(self, kpoints_frac) -> list:
+        phases = _pair_phases(self.edges, self.cell_shifts, self.num_atoms,
+                              np.asarray(kpoints_frac, dtype=np.float64).reshape(-1, 3), torch.float64)
+        return [_assemble(padded, phases, self.num_atoms, self.mask).numpy() for padded in self.padded]
