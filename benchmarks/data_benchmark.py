@@ -30,7 +30,7 @@ def generation_table(dataset):
 
 
 def live_generation(count):
-    from nextham.dft.generate import _compute_with_pyscf
+    from nextham.dft.generate import _compute_with_pyscf, engine_settings_for
     from nextham.dft.prototypes import expand_entry
 
     specs = expand_entry({"prototype": "diamond", "elements": ["Si", "Si"], "parameters": {"a": 5.431},
@@ -41,7 +41,7 @@ def live_generation(count):
     settings = load_config(CONFIG_ROOT / "data" / "embedded.yaml")["engine"]
     for spec in specs:
         start = time.perf_counter()
-        record, _ = _compute_with_pyscf(spec, settings)
+        record, _ = _compute_with_pyscf(spec, engine_settings_for(spec, settings))
         print(f"  {spec.label:<22}{time.perf_counter() - start:8.1f} s  ({record.num_edges} blocks)")
 
 

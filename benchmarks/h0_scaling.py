@@ -45,11 +45,13 @@ def structure(system: str, atoms: int):
 
 def build(system, atoms, builder, device):
     from nextham.configs import load_config
+    from nextham.dft.engine_rules import resolve_engine_settings
     from nextham.dft.pyscf_engine import PySCFSettings, zeroth_step_blocks
     from nextham.predict.structures import structure_spec
 
-    engine = dict(load_config("data/embedded.yaml")["engine"], builder=builder, device=device)
     cell = structure(system, atoms)
+    engine = dict(resolve_engine_settings(load_config("data/embedded.yaml")["engine"], cell.get_chemical_symbols()),
+                  builder=builder, device=device)
     start = time.perf_counter()
     record, _ = zeroth_step_blocks(structure_spec(cell, f"{system}-{atoms}"), PySCFSettings.from_dict(engine))
     seconds = time.perf_counter() - start

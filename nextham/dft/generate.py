@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from ..conventions import BasisSet
 from ..io.shards import DatasetWriter
+from .engine_rules import resolve_engine_settings, table_valences
 from .prototypes import expand_entry
 from .tasks import TaskFailed, TaskFolder, content_key, run_tasks
 
@@ -59,8 +60,10 @@ def structure_specs(config) -> list:
 
 
 def engine_settings_for(spec, engine_settings: dict) -> dict:
-    """The config's engine section with the spec's per-entry overrides on top (``soc`` merged too)."""
-    return merge_engine_settings(engine_settings, spec.engine_overrides)
+    """The config's engine section resolved for the spec's elements (their rules, :mod:`.engine_rules`),
+    with the spec's per-entry overrides on top (``soc`` merged too)."""
+    resolved = resolve_engine_settings(engine_settings, spec.symbols, structure=spec.label, soc=bool(spec.soc))
+    return merge_engine_settings(resolved, spec.engine_overrides)
 
 
 def merge_engine_settings(engine_settings: dict, overrides: dict) -> dict:
@@ -76,7 +79,8 @@ def orbital_layout(engine_settings: dict, max_l: int = 2) -> dict:
     dataset uses, so that it predicts elements of the family it never saw)."""
     from .pyscf_engine import PySCFSettings, family_layout_slots
 
-    settings = PySCFSettings.from_dict(engine_settings)
+    base = resolve_engine_settings(engine_settings, ())
+    settings = PySCFSettings.from_dict({**base, "valence": table_valences(engine_settings)})
     slots = family_layout_slots(settings, max_l)
     return {"family": f"{settings.basis} / {settings.pseudo}", "spin_orbit_basis": dict(settings.soc.basis),
             "max_l": max_l, "slots": [list(slot) for slot in slots],

@@ -75,6 +75,9 @@ class PySCFSettings:
     @classmethod
     def from_dict(cls, data: dict) -> "PySCFSettings":
         data = dict(data or {})
+        if "element_rules" in data:
+            raise ValueError("engine.element_rules is a table for many elements: resolve it for a structure's "
+                             "elements first (nextham.dft.engine_rules.resolve_engine_settings)")
         soc = dict(data.pop("soc", {}) or {})
         # recorded by earlier versions but without effect (density fitting integrates on Becke grids)
         soc.pop("xc_mesh", None)

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..conventions import BasisSet, element_symbol, units
+from ..dft.engine_rules import resolve_engine_settings, table_valences, with_family_rules
 from ..errors import BasisMismatchError, DataError, UnknownElementError
 from ..graph.batch import collate_graphs, record_to_sample, unpad_blocks
 from ..kspace.occupation import occupation_facts
@@ -61,8 +62,8 @@ class Predictor:
             raise DataError("the checkpoint's training data carry no engine settings (imported DFT data): "
                             "H(0) of a new structure cannot be rebuilt as the model expects; pass the settings "
                             "the data were made with (--engine CONFIG)", path=self.checkpoints[0])
-        self.engine_settings = dict(settings)
-        self.settings = PySCFSettings.from_dict(settings)
+        self.engine_settings = with_family_rules(dict(settings))
+        self.settings = PySCFSettings.from_dict(resolve_engine_settings(self.engine_settings, ()))
         self.basis = BasisSet.from_dict(self.card["basis"])
         self.trained_elements = frozenset(self.basis.elements)
         # a checkpoint written before it carried the basis family's layout uses its training elements'
@@ -75,13 +76,16 @@ class Predictor:
         self.memory_bytes = memory_gb * 1024 ** 3 if memory_gb else 0.8 * available_memory_bytes()
         self.chunk_atoms = chunk_atoms
 
-    def settings_for(self, symbols):
+    def settings_for(self, symbols, path=None, structure=None):
         """The engine settings the training data used for a structure of these elements: the recipe's
-        settings with the per-entry overrides of every entry made of a subset of them."""
+        settings resolved by its per-element rules (as ``nextham data generate`` resolves them; an element
+        without a rule is an error naming it), with the per-entry overrides of every library entry made
+        of a subset of them."""
         from ..dft.generate import merge_engine_settings
         from ..dft.pyscf_engine import PySCFSettings
 
-        merged = dict(self.engine_settings)
+        soc = bool(set(symbols)) and set(symbols) <= self._soc_elements()
+        merged = resolve_engine_settings(self.engine_settings, symbols, path, structure, soc=soc)
         for entry in self.engine_overrides:
             if set(entry["elements"]) <= set(symbols):
                 merged = merge_engine_settings(merged, entry["engine"])
@@ -106,6 +110,7 @@ class Predictor:
         if soc and not self.spinful_model:
             raise DataError("this checkpoint was trained on spinless data and cannot predict spin–orbit "
                             "Hamiltonians", path=path, structure=label)
+        self.settings_for(symbols, path, label)  # every element has an engine rule, or a one-line error
         spec = structure_spec(atoms, label, path, soc=bool(soc))
         engine, network = self.memory_estimate(spec)
         need = engine + min(network, 0.5 * self.memory_bytes)  # the network runs in pieces when it must
@@ -118,11 +123,13 @@ class Predictor:
     def _admit_unseen(self, unseen, symbols, path, label):
         """Elements the model was not trained on are predicted when the engine's basis for them fits the
         checkpoint's orbital layout (that of the basis family); their structures are reported as such."""
-        from ..dft.pyscf_engine import element_basis
+        from ..dft.pyscf_engine import PySCFSettings, element_basis
 
         if not unseen:
             return
-        settings = self.settings_for(symbols)
+        # the basis follows the valence alone: its rule's where the table has one, else the family's first
+        settings = PySCFSettings.from_dict({**resolve_engine_settings(self.engine_settings, ()),
+                                            "valence": table_valences(self.engine_settings)})
         soc = bool(self._soc_elements() & set(symbols))
         bases = {}
         for symbol in unseen:

@@ -4,6 +4,7 @@ import inspect
 import pytest
 
 from nextham.configs import CONFIG_ROOT, load_config
+from nextham.dft.engine_rules import packaged_rules, resolve_engine_settings
 from nextham.graph.datamodule import HamiltonianDataModule
 from nextham.dft.pyscf_engine import PySCFSettings
 
@@ -18,7 +19,8 @@ def test_datamodule_defaults_are_the_config():
 
 def test_engine_defaults_are_the_generate_config():
     engine = load_config(CONFIG_ROOT / "data" / "generate.yaml")["engine"]
-    assert PySCFSettings.from_dict(engine).to_dict() == PySCFSettings().to_dict()
+    assert engine["element_rules"] == packaged_rules()  # the packaged per-element table, by `base:`
+    assert PySCFSettings.from_dict(resolve_engine_settings(engine, ())).to_dict() == PySCFSettings().to_dict()
 
 
 @pytest.mark.parametrize("name", ["generate.yaml", "embedded.yaml", "bench.yaml"])

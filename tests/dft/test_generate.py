@@ -60,6 +60,22 @@ def test_per_entry_engine_overrides(tmp_path):
     assert germanium["storage_dtype"] == "float32"
 
 
+def test_an_element_without_an_engine_rule_stops_the_recipe_before_any_structure_runs(tmp_path, embedded):
+    from nextham.dft.engine_rules import packaged_rules
+    from nextham.errors import UnknownElementError
+
+    config = _config(tmp_path)
+    config["engine"]["element_rules"] = {k: v for k, v in packaged_rules().items() if k != "Ge"}
+    engine = EmbeddedEngine(embedded)
+    with pytest.raises(UnknownElementError, match=r"structure 'Ge-diamond-000'.*element Ge has no engine rule"):
+        generate_dataset(config, compute=engine, progress=False)
+    assert engine.calls == [] and not (tmp_path / "out" / "manifest.json").exists()
+    # with its rule the recipe runs, and the manifest (so every checkpoint's card) carries the table
+    config["engine"]["element_rules"] = packaged_rules()
+    generate_dataset(config, compute=engine, progress=False)
+    assert read_manifest(tmp_path / "out")["provenance"]["settings"]["element_rules"] == packaged_rules()
+
+
 def test_interruption_keeps_finished_structures_and_resume_completes(tmp_path, embedded):
     config = _config(tmp_path, per_shard=2)
     engine = EmbeddedEngine(embedded, interrupt_at=4)

@@ -63,11 +63,12 @@ def gold():
     from ase.build import bulk
 
     from nextham.configs import load_config
+    from nextham.dft.engine_rules import resolve_engine_settings
     from nextham.dft.pyscf_engine import PySCFSettings, zeroth_step_blocks
     from nextham.predict import structure_spec
 
-    settings = PySCFSettings.from_dict(load_config("data/bench.yaml")["engine"])
-    record, _ = zeroth_step_blocks(structure_spec(bulk("Au", "fcc", a=4.08), "Au-fcc"), settings)
+    engine = resolve_engine_settings(load_config("data/bench.yaml")["engine"], ())  # the section, without the table
+    record, _ = zeroth_step_blocks(structure_spec(bulk("Au", "fcc", a=4.08), "Au-fcc"), PySCFSettings.from_dict(engine))
     return record
 
 

@@ -68,6 +68,8 @@ def test_bad_structures_are_named_before_any_dft(tmp_path, predictor, monkeypatc
     overlapping.positions[1] = overlapping.positions[0] + [0.1, 0.0, 0.0]
     refused(overlapping, DataError, r"atoms 0 \(Si\) and 1 \(Si\) are 0.100 Å apart")
     refused(bulk("Ce", "fcc", a=5.16), UnknownElementError, r"Ce is new to this checkpoint .* does not fit")
+    # Mn's basis fits the layout, but the engine's band check never ran for it: no rule, no prediction
+    refused(bulk("Mn", "fcc", a=3.6), UnknownElementError, r"element Mn has no engine rule.*--only Mn")
     refused(Atoms("CsSi", scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5]], cell=np.eye(3) * 4.1, pbc=True),
             BasisMismatchError, "Cs carry the spin–orbit basis")
     # 8,192 atoms: 17 GB for the real-space builder (mesh arrays, blocks) before the network
@@ -111,3 +113,23 @@ def test_a_supercell_predicts_the_tiled_primitive_prediction_in_pieces(embedded,
     np.testing.assert_allclose(tiled.record.hamiltonian, expected, atol=2e-6)
     assert np.abs(alone.record.hamiltonian - primitive.hamiltonian_0).max() > 5e-3  # ΔĤ is not zero
     assert tiled.band_gap == pytest.approx(alone.band_gap, abs=0.05)  # denser k-mesh of the primitive cell
+
+
+def test_generate_and_predict_give_a_mixed_cell_the_same_engine_settings(predictor, monkeypatch):
+    """ZnS beside Si: the strictest rule of the three elements, resolved alike by the generator (for a
+    recipe's structure) and by the Predictor (for a structure file), whose card carries the table."""
+    from nextham.dft.engine_rules import packaged_rules
+    from nextham.dft.generate import engine_settings_for
+    from nextham.dft.prototypes import StructureSpec
+    from nextham.dft.pyscf_engine import PySCFSettings
+
+    rules = {**packaged_rules(), "Zn": {"ke_cutoff_hartree": 160.0, "pair_cutoff_angstrom": 12.0}}
+    engine = {**predictor.engine_settings, "element_rules": rules}
+    monkeypatch.setattr(predictor, "engine_settings", engine)
+    atoms = bulk("ZnS", "zincblende", a=5.41) + bulk("Si", "diamond", a=5.43)
+    spec = StructureSpec(label="ZnS+Si", symbols=atoms.get_chemical_symbols(), positions=atoms.positions,
+                         lattice=atoms.cell[:])
+    generated = PySCFSettings.from_dict(engine_settings_for(spec, engine))
+    predicted = predictor.settings_for(sorted(set(spec.symbols)))
+    assert generated.to_dict() == predicted.to_dict()
+    assert predicted.ke_cutoff_hartree == 160.0 and predicted.pair_cutoff_angstrom == 12.0
