@@ -137,6 +137,7 @@ def check(name, cutoff: float) -> dict:
     return {"case": name, "cutoff": cutoff, "error_hartree": error, "passed": bool(error <= 1e-5),
             "worst_band": worst, "worst_band_ev": float(reference[:, worst].mean()), "seconds": seconds,
             "cpu_seconds": cpu, "threads": int(os.environ.get("OMP_NUM_THREADS", "0")) or None,
+            "timings": record.metadata.get("timings"), "mesh": record.metadata.get("mesh"),
             "atoms": record.num_atoms, "formula": record.formula, "metallic": record.metadata.get("metallic")}
 
 

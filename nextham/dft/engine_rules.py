@@ -82,12 +82,14 @@ def resolve_engine_settings(engine: dict, symbols, path=None, structure=None, so
     return settings
 
 
-def table_valences(engine: dict) -> dict:
-    """The engine's valence mapping with every rule's valence in it (the basis each element of the
-    table gets, whatever structure it is in): for the orbital layout of the basis family."""
+def basis_settings(engine: dict) -> dict:
+    """The engine section without the table and with every rule's valence in its valence mapping: what
+    decides the basis each element of the table gets in any structure (the basis family's orbital
+    layout, the basis of an element a model never saw)."""
     rules = engine.get("element_rules") or {}
-    return {**(engine.get("valence") or {}),
-            **{symbol: int(rule["valence"]) for symbol, rule in rules.items() if "valence" in rule}}
+    valence = {**(engine.get("valence") or {}),
+               **{symbol: int(rule["valence"]) for symbol, rule in rules.items() if "valence" in rule}}
+    return {**resolve_engine_settings(engine, ()), "valence": valence}
 
 
 # the basis family and pseudopotentials the packaged table was measured with

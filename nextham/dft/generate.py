@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from ..conventions import BasisSet
 from ..io.shards import DatasetWriter
-from .engine_rules import resolve_engine_settings, table_valences
+from .engine_rules import basis_settings, resolve_engine_settings
 from .prototypes import expand_entry
 from .tasks import TaskFailed, TaskFolder, content_key, run_tasks
 
@@ -79,8 +79,7 @@ def orbital_layout(engine_settings: dict, max_l: int = 2) -> dict:
     dataset uses, so that it predicts elements of the family it never saw)."""
     from .pyscf_engine import PySCFSettings, family_layout_slots
 
-    base = resolve_engine_settings(engine_settings, ())
-    settings = PySCFSettings.from_dict({**base, "valence": table_valences(engine_settings)})
+    settings = PySCFSettings.from_dict(basis_settings(engine_settings))
     slots = family_layout_slots(settings, max_l)
     return {"family": f"{settings.basis} / {settings.pseudo}", "spin_orbit_basis": dict(settings.soc.basis),
             "max_l": max_l, "slots": [list(slot) for slot in slots],

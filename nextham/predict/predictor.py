@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from ..conventions import BasisSet, element_symbol, units
-from ..dft.engine_rules import resolve_engine_settings, table_valences, with_family_rules
+from ..dft.engine_rules import basis_settings, resolve_engine_settings, with_family_rules
 from ..errors import BasisMismatchError, DataError, UnknownElementError
 from ..graph.batch import collate_graphs, record_to_sample, unpad_blocks
 from ..kspace.occupation import occupation_facts
@@ -127,9 +127,7 @@ class Predictor:
 
         if not unseen:
             return
-        # the basis follows the valence alone: its rule's where the table has one, else the family's first
-        settings = PySCFSettings.from_dict({**resolve_engine_settings(self.engine_settings, ()),
-                                            "valence": table_valences(self.engine_settings)})
+        settings = PySCFSettings.from_dict(basis_settings(self.engine_settings))
         soc = bool(self._soc_elements() & set(symbols))
         bases = {}
         for symbol in unseen:

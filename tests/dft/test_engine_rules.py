@@ -3,7 +3,7 @@ rule, or one marked as failing, is refused in one line naming it and the rule to
 import pytest
 
 from nextham.configs import load_config
-from nextham.dft.engine_rules import (check_rules, packaged_rules, resolve_engine_settings, table_valences,
+from nextham.dft.engine_rules import (basis_settings, check_rules, packaged_rules, resolve_engine_settings,
                                       with_family_rules)
 from nextham.errors import UnknownElementError
 
@@ -23,7 +23,7 @@ def test_a_mixed_cell_takes_the_strictest_rule_of_its_elements():
     assert silicon["ke_cutoff_hartree"] == 80.0 and silicon["pair_cutoff_angstrom"] == 11.0  # never lowered
     assert resolve_engine_settings(ENGINE, ["Cu", "S"])["smearing_hartree"] == 0.005  # a metal's smearing
     assert resolve_engine_settings(ENGINE, ["Na", "S"])["valence"] == {"Mg": 2, "Na": 9}
-    assert table_valences(ENGINE) == {"Mg": 2, "Na": 9}
+    assert basis_settings(ENGINE)["valence"] == {"Mg": 2, "Na": 9} and "element_rules" not in basis_settings(ENGINE)
 
 
 def test_elements_without_a_rule_or_with_a_failing_one_are_refused_naming_the_fix():
