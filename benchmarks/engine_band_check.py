@@ -1,11 +1,11 @@
 """Which elements the engine can store, and at what plane-wave cutoff: the band check (eigenvalues of
 the stored H(T)(k), S(k) against the SCF's own, 1e-5 Ha) on one simple crystal per element, with the
-benchmark recipe's engine section (real-space builder, pairs to 12 Å) and the cutoff raised along a
-ladder until the check passes. Each element is measured in a crystal whose other elements already
+benchmark recipe's engine section (real-space builder) and the pair range, then the cutoff, raised
+along a ladder until the check passes. Each element is measured in a crystal whose other elements already
 pass, so a failure is its own. Results are appended to a JSON-lines log as they finish, so an
 interrupted run resumes; the table prints the cutoff that passes, its time and the worst band.
 
-    OMP_NUM_THREADS=2 python benchmarks/engine_band_check.py [--only Zn Na ...] [--ladder 80 120 160 200]
+    OMP_NUM_THREADS=2 python benchmarks/engine_band_check.py [--only Zn Na ...]
     python benchmarks/engine_band_check.py --table       # the table from the log, nothing computed
     python benchmarks/engine_band_check.py --rules       # the element rules it supports, as YAML lines
 
@@ -31,7 +31,9 @@ from nextham.dft.pyscf_engine import PySCFSettings, compute_structure
 from nextham.record import check_eigenvalues
 
 LOG = Path(__file__).resolve().parent / "results" / "logs" / "engine_band_check.jsonl"
-LADDER = (80.0, 120.0, 160.0, 200.0)
+# (plane-wave cutoff Ha, pair range Å) tried in turn until the check passes: first the range, which
+# diffuse s and p functions need, then the cutoff
+LADDER = ((80.0, 12.0), (80.0, 16.0), (80.0, 20.0), (120.0, 16.0), (160.0, 16.0), (200.0, 20.0))
 METAL = {"smearing_hartree": 0.005}  # Fermi smearing: a metal's SCF converges with it
 
 
@@ -109,24 +111,23 @@ def structure(name) -> StructureSpec:
     return StructureSpec(label=name, symbols=symbols, positions=positions, lattice=lattice)
 
 
-def engine_for(name, cutoff: float) -> dict:
+def engine_for(name, cutoff: float, pair: float) -> dict:
     """The benchmark recipe's engine section (without its rules table: this measures what the table says)
-    with 12 Å of pairs, the case's settings and ``cutoff``. The SCF mesh is N_i·|a_i| ≥ 6 Å: the check
-    asks whether the stored blocks hold the SCF's bands, which a coarser mesh tests as well, faster."""
+    with the case's settings, ``cutoff`` and ``pair`` Å of pairs. The SCF mesh is N_i·|a_i| ≥ 6 Å: the
+    check asks whether the stored blocks hold the SCF's bands, which a coarser mesh tests as well, faster."""
     bench = resolve_engine_settings(load_config("data/bench.yaml")["engine"], ())
-    return merge_engine_settings(bench, {"pair_cutoff_angstrom": 12.0, "ft_range_angstrom": 15.0,
-                                         "scf_kmesh_length_angstrom": 6.0, **CASES[name][1],
-                                         "ke_cutoff_hartree": cutoff, "eigenvalue_tolerance_hartree": 10.0,
-                                         "adaptive_pair_cutoff": False})
+    return merge_engine_settings(bench, {"ft_range_angstrom": max(15.0, pair + 2.5), "scf_kmesh_length_angstrom": 6.0,
+                                         **CASES[name][1], "ke_cutoff_hartree": cutoff, "pair_cutoff_angstrom": pair,
+                                         "eigenvalue_tolerance_hartree": 10.0, "adaptive_pair_cutoff": False})
 
 
-def check(name, cutoff: float) -> dict:
+def check(name, cutoff: float, pair: float) -> dict:
     spec = structure(name)
     start, cpu = time.perf_counter(), time.process_time()
     try:
-        record, _ = compute_structure(spec, PySCFSettings.from_dict(engine_for(name, cutoff)))
+        record, _ = compute_structure(spec, PySCFSettings.from_dict(engine_for(name, cutoff, pair)))
     except Exception as error:  # noqa: BLE001 - an SCF that does not converge is a result too
-        return {"case": name, "cutoff": cutoff, "error_hartree": None, "passed": False,
+        return {"case": name, "cutoff": cutoff, "pair": pair, "error_hartree": None, "passed": False,
                 "reason": f"{type(error).__name__}: {str(error)[:160]}", "seconds": time.perf_counter() - start,
                 "cpu_seconds": time.process_time() - cpu}
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
@@ -134,7 +135,7 @@ def check(name, cutoff: float) -> dict:
     computed = record.eigenvalues(record.reference_kpoints)
     reference = np.sort(record.reference_eigenvalues, axis=1)
     worst = int(np.abs(computed - reference).max(0).argmax())
-    return {"case": name, "cutoff": cutoff, "error_hartree": error, "passed": bool(error <= 1e-5),
+    return {"case": name, "cutoff": cutoff, "pair": pair, "error_hartree": error, "passed": bool(error <= 1e-5),
             "worst_band": worst, "worst_band_ev": float(reference[:, worst].mean()), "seconds": seconds,
             "cpu_seconds": cpu, "threads": int(os.environ.get("OMP_NUM_THREADS", "0")) or None,
             "timings": record.metadata.get("timings"), "mesh": record.metadata.get("mesh"),
@@ -147,58 +148,72 @@ def logged() -> dict:
         for line in LOG.read_text().splitlines():
             if line.strip():
                 entry = json.loads(line)
-                results[(entry["case"], float(entry["cutoff"]))] = entry
+                results[(entry["case"], float(entry["cutoff"]), float(entry["pair"]))] = entry
     return results
 
 
+def _tried(results: dict, name) -> list:
+    """(step index, entry) of a case, in ladder order (entries of steps no longer on the ladder last)."""
+    order = {step: i for i, step in enumerate(LADDER)}
+    return sorted(((order.get((c, r), len(order)), e) for (n, c, r), e in results.items() if n == name),
+                  key=lambda item: item[0])
+
+
+def _step(entry) -> str:
+    return f"{entry['cutoff']:.0f}/{entry['pair']:.0f}"
+
+
 def table(results: dict, names) -> str:
-    header = (f"{'case':<8}{'crystal':<12}{'cutoff Ha':>10}{'':>6}{'band check Ha':>15}{'worst band (mean ε eV)':>24}"
-              f"{'wall s':>8}{'CPU s':>8}  tried")
+    header = (f"{'case':<8}{'crystal':<12}{'cutoff Ha':>10}{'pairs Å':>8}{'':>6}{'band check Ha':>15}"
+              f"{'worst band (mean ε eV)':>24}{'wall s':>8}{'CPU s':>8}  tried (Ha/Å)")
     lines = [header, "-" * len(header)]
     for name in names:
-        tried = sorted((c, e) for (n, c), e in results.items() if n == name)
+        tried = _tried(results, name)
         if not tried:
             continue
         passed = [e for _, e in tried if e["passed"]]
         shown = passed[0] if passed else tried[-1][1]
         error = "—" if shown["error_hartree"] is None else f"{shown['error_hartree']:.2e}"
         band = f"#{shown['worst_band']} ({shown['worst_band_ev']:.1f})" if "worst_band" in shown else shown.get("reason", "")
-        lines.append(f"{name:<8}{shown.get('formula', ''):<12}{shown['cutoff']:>10.0f}{'pass' if passed else 'FAIL':>6}"
-                     f"{error:>15}{band:>24}{shown['seconds']:>8.1f}{shown.get('cpu_seconds', float('nan')):>8.1f}  "
-                     f"{', '.join(f'{c:.0f}' for c, _ in tried)}")
+        lines.append(f"{name:<8}{shown.get('formula', ''):<12}{shown['cutoff']:>10.0f}{shown['pair']:>8.0f}"
+                     f"{'pass' if passed else 'FAIL':>6}{error:>15}{band:>24}{shown['seconds']:>8.1f}"
+                     f"{shown.get('cpu_seconds', float('nan')):>8.1f}  "
+                     f"{', '.join(_step(e) for _, e in tried)}")
     return "\n".join(lines)
 
 
 def rules(results: dict, names) -> str:
-    """The table's lines for the measured elements (a case named by an element symbol): the cutoff that
-    passed with the check's range and smearing, or why none did."""
+    """The table's lines for the measured elements (a case named by an element symbol): the cutoff and
+    range that passed with the check's smearing, or why no step of the ladder did."""
     from nextham.conventions.elements import ELEMENT_SYMBOLS
 
+    bench = resolve_engine_settings(load_config("data/bench.yaml")["engine"], ())
     lines = []
     for name in names:
-        tried = sorted((c, e) for (n, c), e in results.items() if n == name)
+        tried = _tried(results, name)
         if name not in ELEMENT_SYMBOLS or not tried:
             continue
         passed = [e for _, e in tried if e["passed"]]
-        extra = "".join(f", {key}: {value}" for key, value in CASES[name][1].items())
-        if not passed and tried[-1][0] < max(LADDER):
+        if not passed and len(tried) < len(LADDER):
             continue  # still being measured
         if passed:
             e = passed[0]
-            lines.append(f"{name}: {{ke_cutoff_hartree: {e['cutoff']:.1f}, pair_cutoff_angstrom: 12.0{extra}, measured: "
-                         f"\"engine_band_check: {e['formula']} passes at {e['cutoff']:.0f} Ha ({e['error_hartree']:.1e} Ha)\"}}")
+            bounds = {"ke_cutoff_hartree": e["cutoff"], "pair_cutoff_angstrom": e["pair"], **CASES[name][1]}
+            bounds = {k: v for k, v in bounds.items() if v > bench.get(k, 0.0)}  # what the section lacks
+            text = "".join(f"{key}: {value}, " for key, value in bounds.items())
+            lines.append(f"{name}: {{{text}measured: \"engine_band_check: {e['formula']} passes at {e['cutoff']:.0f} Ha, "
+                         f"{e['pair']:.0f} Å ({e['error_hartree']:.1e} Ha)\"}}")
         else:
             e = tried[-1][1]
             why = f"{e['error_hartree']:.1e} Ha" if e["error_hartree"] is not None else e.get("reason", "")
-            lines.append(f"{name}: {{fails: \"{e.get('formula', name)} misses the band check at {e['cutoff']:.0f} Ha "
-                         f"({why})\"}}")
+            lines.append(f"{name}: {{fails: \"{e.get('formula', name)} misses the band check at {e['cutoff']:.0f} Ha, "
+                         f"{e['pair']:.0f} Å ({why})\"}}")
     return "\n".join(lines)
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", nargs="*", default=None, help=f"cases: {' '.join(CASES)}")
-    parser.add_argument("--ladder", nargs="*", type=float, default=list(LADDER), help="cutoffs tried, in Ha")
     parser.add_argument("--table", action="store_true", help="print the table from the log and stop")
     parser.add_argument("--rules", action="store_true", help="print the element rules the log supports and stop")
     args = parser.parse_args()
@@ -210,15 +225,14 @@ def main():
     if not args.table:
         LOG.parent.mkdir(parents=True, exist_ok=True)
         for name in names:
-            for cutoff in args.ladder:
-                if (name, cutoff) not in results:
-                    results[(name, cutoff)] = check(name, cutoff)
+            for cutoff, pair in LADDER:
+                if (name, cutoff, pair) not in results:
+                    entry = results[(name, cutoff, pair)] = check(name, cutoff, pair)
                     with LOG.open("a") as log:
-                        log.write(json.dumps(results[(name, cutoff)]) + "\n")
-                    entry = results[(name, cutoff)]
-                    print(f"{name} {cutoff:.0f} Ha: {'pass' if entry['passed'] else 'FAIL'} "
+                        log.write(json.dumps(entry) + "\n")
+                    print(f"{name} {cutoff:.0f} Ha {pair:.0f} Å: {'pass' if entry['passed'] else 'FAIL'} "
                           f"{entry['error_hartree']} ({entry['seconds']:.0f} s)", flush=True)
-                if results[(name, cutoff)]["passed"]:
+                if results[(name, cutoff, pair)]["passed"]:
                     break
     print(table(results, names))
 

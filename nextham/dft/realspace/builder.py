@@ -12,7 +12,7 @@ from .analytic import ClusterIntegrals, pseudopotential, two_centre
 from .grid import MeshBoxes
 from .orbitals import element_functions
 from .pairs import PairBlocks
-from .potential import local_potential
+from .potential import local_potential, pseudo_charge_density
 
 
 def memory_estimate(lattice_bohr, ke_cutoff_hartree, pairs: int, width: int, box_points: int = 8,
@@ -71,23 +71,28 @@ class RealSpaceBuilder:
 
     # ------------------------------------------------------------------ densities
     def atomic_density(self, atom_density: dict) -> torch.Tensor:
-        """ρ(0) on the mesh from per-element density matrices {symbol: D (PySCF AO order)}; the
-        Gaussian pseudo-charges −Z (2π r_loc²)^(-3/2) exp(−r²/2r_loc²) go on the mesh in the same pass."""
+        """ρ(0) on the mesh from per-element density matrices {symbol: D (PySCF AO order)}."""
         start = time.perf_counter()
-        charges = {s: float(self.cell.atom_charge(self.symbols.index(s))) for s in set(self.symbols)}
-        radial = {s: (lambda r2, z=charges[s], w=self._r_loc(s):
-                      -z * (2 * math.pi * w * w) ** -1.5 * torch.exp(-r2 / (2 * w * w))) for s in charges}
-        rho, pseudo = self.boxes.density(atom_density, radial)
-        self.pseudo_charge = pseudo.reshape(self.mesh)
+        rho = self.boxes.density(atom_density)
         self.timings["atomic_density_s"] = time.perf_counter() - start
         return rho.reshape(self.mesh)
+
+    def _pseudo_charges(self) -> torch.Tensor:
+        """The Gaussian pseudo-charges of the GTH long-range part on the mesh, from their analytic
+        Fourier coefficients (as the engine has them; sampled on the mesh they alias)."""
+        start = time.perf_counter()
+        charges = [float(self.cell.atom_charge(a)) for a in range(self.cell.natm)]
+        density = pseudo_charge_density(self.lattice, self.mesh, self.positions, charges,
+                                        [self._r_loc(s) for s in self.symbols], self.device)
+        self.timings["pseudo_charge_s"] = time.perf_counter() - start
+        return density
 
     # ------------------------------------------------------------------ operators
     def hamiltonians(self, densities: list) -> list:
         """H[ρ] = T + V_pp(short range, non-local) + ∫ φ_μ V_loc[ρ] φ_ν for each density on the mesh
         (tensor or array; one pass over the mesh for all): PairBlocks of every pair."""
-        if self.pseudo_charge is None:  # the pseudo-charges come with the atomic density's pass
-            self.atomic_density({s: np.zeros((f.num_orbitals,) * 2) for s, f in self.functions.items()})
+        if self.pseudo_charge is None:
+            self.pseudo_charge = self._pseudo_charges()
         start = time.perf_counter()
         weight = abs(np.linalg.det(self.lattice)) / np.prod(self.mesh)
         potentials = torch.stack([

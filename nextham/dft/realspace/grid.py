@@ -81,16 +81,13 @@ class MeshBoxes:
             values[:, idx, :fn.num_orbitals] = fn.evaluate(displacement)
         return values.reshape(len(box.points), -1)
 
-    def density(self, atom_density: dict, radial: dict | None = None) -> tuple:
-        """ρ on the mesh (flat, C order) of the block-diagonal density matrix {symbol: D [n, n]},
-        and Σ over images of ``radial[symbol](|r − R|²)`` (None when not given). Rotation-invariant
-        atoms (spherically averaged, as the free atoms of H(0) are) are summed as radial functions in
-        the same pass, without evaluating the basis."""
-        extra = [radial] if radial else []
+    def density(self, atom_density: dict) -> torch.Tensor:
+        """ρ on the mesh (flat, C order) of the block-diagonal density matrix {symbol: D [n, n]}.
+        Rotation-invariant atoms (spherically averaged, as the free atoms of H(0) are) are summed as
+        radial functions, without evaluating the basis."""
         spherical = {s: self.functions[s].spherical_density(d) for s, d in atom_density.items()}
         if all(f is not None for f in spherical.values()):
-            sums = self.radial_sums([spherical] + extra)
-            return sums[0], (sums[1] if radial else None)
+            return self.radial_sums([spherical])[0]
         rho = torch.zeros(int(np.prod(self.mesh)), dtype=torch.float64, device=self.device)
         padded = {}
         for symbol, matrix in atom_density.items():
@@ -103,7 +100,7 @@ class MeshBoxes:
             phi = self.orbitals(box).reshape(len(box.points), len(box.atoms), self.width)
             dm = torch.stack([padded[self.symbols[a]] for a in box.atoms])
             rho[box.index] += torch.einsum("pkm,kmn,pkn->p", phi, dm, phi)
-        return rho, (self.radial_sums(extra)[0] if radial else None)
+        return rho
 
     def radial_sums(self, functions: list) -> list:
         """For each {symbol: f(r²)} in ``functions``, Σ over images of f(|r − R|²) on the mesh (flat);

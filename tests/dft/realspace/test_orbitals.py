@@ -65,9 +65,9 @@ def test_radial_and_general_density_paths_agree(monkeypatch):
     functions = element_functions(cell, threshold=1e-8)
     boxes = MeshBoxes(cell.atom_coords(), cell.lattice_vectors(), ["Si", "C"], functions, cell.mesh)
     atoms = atomic_density_blocks(cell)
-    radial, _ = boxes.density(atoms)
+    radial = boxes.density(atoms)
     monkeypatch.setattr(ElementFunctions, "spherical_density", lambda self, d, tolerance=0: None)
-    general, _ = boxes.density(atoms)
+    general = boxes.density(atoms)
     np.testing.assert_allclose(radial.numpy(), general.numpy(), atol=1e-12)
     electrons = float(radial.sum()) * cell.vol / np.prod(cell.mesh)
     assert abs(electrons - cell.nelectron) < 1e-6
