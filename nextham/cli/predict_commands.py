@@ -92,6 +92,10 @@ def predict_structures(args) -> int:
     if note:
         print(f"nextham: note: {note}", file=sys.stderr)
     print(format_summaries(summaries))
+    for s in summaries:
+        if s.get("unseen_elements"):
+            print(f"nextham: note: {s['label']}: {', '.join(s['unseen_elements'])} in no training structure of this "
+                  f"checkpoint; Ĥ there is the model's extrapolation (H(0) and S are the engine's)", file=sys.stderr)
     print(f"per structure in {out / 'dft'}/<label>/: hamiltonian.h5 (Ĥ, also as hamiltonian_pred.h5), hamiltonian_0.h5, "
           f"overlap.h5, POSCAR, info.json, K_PATH (DeepH-pack), bands.png, summary.json; all as nextham shards in "
           f"{out / 'shards'}")

@@ -133,3 +133,10 @@ def test_generate_and_predict_give_a_mixed_cell_the_same_engine_settings(predict
     predicted = predictor.settings_for(sorted(set(spec.symbols)))
     assert generated.to_dict() == predicted.to_dict()
     assert predicted.ke_cutoff_hartree == 160.0 and predicted.pair_cutoff_angstrom == 12.0
+
+
+def test_the_terminal_says_which_elements_no_training_structure_held(tmp_path, old_checkpoint, capsys):
+    write(tmp_path / "Sn.cif", bulk("Sn", "diamond", a=6.489))
+    assert main(["predict", "--ckpt", str(old_checkpoint), "--structure", str(tmp_path / "Sn.cif"),
+                 "--out", str(tmp_path / "out")]) == 0
+    assert "Sn: Sn in no training structure of this checkpoint" in capsys.readouterr().err
