@@ -76,15 +76,16 @@ CASES = {
     "ZnO": (_prototype("wurtzite", ["Zn", "O"], a=3.25, c=5.21, u=0.382), {}),
     "GaN": (_prototype("zincblende", ["Ga", "N"], a=4.50), {}),
     "SrTiO3": (_prototype("cubic_perovskite", ["Sr", "Ti", "O"], a=3.905), {}),
-    # the sp-elements of the benchmark dataset (its 404 structures pass at 80 Ha)
+    # the sp-elements of the benchmark dataset (its 404 structures pass at 80 Ha); rock-salt MgS and MgSe
+    # overlap their bands off the SCF mesh (docs/bands.md) and converge only with smearing
     "B": (_prototype("zincblende", ["B", "P"], a=4.538), {}), "C": (_prototype("diamond", ["C", "C"], a=3.567), {}),
     "N": (_prototype("wurtzite", ["Al", "N"], a=3.11, c=4.98, u=0.382), {}),
     "Mg": (_prototype("mx2_1t_monolayer", ["Mg", "Cl"], a=3.64, thickness=2.9, vacuum=12.0), {}),
     "Al": (_prototype("zincblende", ["Al", "P"], a=5.463), {}), "Si": (_prototype("diamond", ["Si", "Si"], a=5.431), {}),
-    "P": (_prototype("zincblende", ["B", "P"], a=4.538), {}), "S": (_prototype("rocksalt", ["Mg", "S"], a=5.20), {}),
+    "P": (_prototype("zincblende", ["B", "P"], a=4.538), {}), "S": (_prototype("rocksalt", ["Mg", "S"], a=5.20), METAL),
     "Cl": (_prototype("mx2_1t_monolayer", ["Mg", "Cl"], a=3.64, thickness=2.9, vacuum=12.0), {}),
     "Ge": (_prototype("diamond", ["Ge", "Ge"], a=5.658), {}), "As": (_prototype("zincblende", ["Al", "As"], a=5.66), {}),
-    "Se": (_prototype("rocksalt", ["Mg", "Se"], a=5.46), {}), "Br": (_prototype("mx2_1t_monolayer", ["Mg", "Br"],
+    "Se": (_prototype("rocksalt", ["Mg", "Se"], a=5.46), METAL), "Br": (_prototype("mx2_1t_monolayer", ["Mg", "Br"],
                                                                                 a=3.81, thickness=3.1, vacuum=12.0), {}),
     "Sn": (_prototype("diamond", ["Sn", "Sn"], a=6.489), {}), "Sb": (_prototype("zincblende", ["Al", "Sb"], a=6.136), {}),
     "Te": (_prototype("rocksalt", ["Sn", "Te"], a=6.32), {}), "I": (_prototype("mx2_1t_monolayer", ["Pb", "I"],

@@ -39,7 +39,7 @@ def main():
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
     print(f"threads: {torch.get_num_threads()} (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')})")
-    header = (f"{'system':<6}{'Ha':>5}{'mesh':>12}{'H0+S s':>8}{'x80':>6}  " + "".join(f"{s[:-2]:>10}" for s in STAGES)
+    header = (f"{'system':<6}{'Ha':>5}{'mesh':>12}{'H0+S s':>8}{'x80':>6}  " + "".join(f"{s[:-2]:>17}" for s in STAGES)
               + f"{'recipe s':>10}{'x80':>6}{'SCF s':>8}{'blocks s':>9}{'E_F s':>7}{'check Ha':>10}")
     print(header + "\n" + "-" * len(header), flush=True)
     for system in args.systems:
@@ -57,7 +57,7 @@ def main():
             first.setdefault("h0", h0)
             first.setdefault("recipe", recipe)
             print(f"{system:<6}{cutoff:>5.0f}{'x'.join(map(str, record.metadata['mesh'])):>12}{h0:>8.1f}"
-                  f"{h0 / first['h0']:>6.2f}  " + "".join(f"{stages.get(s, float('nan')):>10.2f}" for s in STAGES)
+                  f"{h0 / first['h0']:>6.2f}  " + "".join(f"{stages.get(s, float('nan')):>17.2f}" for s in STAGES)
                   + f"{recipe:>10.1f}{recipe / first['recipe']:>6.2f}{timings['scf_s']:>8.1f}{timings['realspace_s']:>9.1f}"
                   f"{timings.get('occupation_s', float('nan')):>7.1f}{full.metadata['eigenvalue_check_ev'] / 27.211386:>10.1e}",
                   flush=True)

@@ -5,7 +5,7 @@ state counting and 25 meV Fermi–Dirac smearing) as a PNG.
 
     OMP_NUM_THREADS=2 NEXTHAM_DOCK=.dock/bin/dock python benchmarks/fermi_convergence.py
 
-Ĥ of fcc Au, fcc Al and diamond Si from the shipped model (`nextham predict`), and the embedded
+Ĥ of fcc Cu, fcc Al and diamond Si from the shipped model (`nextham predict`), and the embedded
 Si-diamond-000 (its DFT H(T)). DeepH-dock's columns are left out where `dock` is not installed.
 """
 from __future__ import annotations
@@ -32,7 +32,7 @@ from nextham.predict import Predictor
 
 DOCK = os.environ.get("NEXTHAM_DOCK", shutil.which("dock"))
 RESULTS = Path(__file__).resolve().parent / "results"
-METALS = {"Au": 4.08, "Al": 4.05}
+METALS = {"Cu": 3.61, "Al": 4.05}
 
 
 def dock(folder: Path) -> dict:

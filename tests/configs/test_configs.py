@@ -23,13 +23,15 @@ def test_engine_defaults_are_the_generate_config():
     assert PySCFSettings.from_dict(resolve_engine_settings(engine, ())).to_dict() == PySCFSettings().to_dict()
 
 
-@pytest.mark.parametrize("name", ["generate.yaml", "embedded.yaml", "bench.yaml"])
-def test_generation_configs_expand(name):
-    from nextham.dft.generate import structure_specs
+@pytest.mark.parametrize("name", ["generate.yaml", "embedded.yaml", "bench.yaml", "reach.yaml"])
+def test_generation_configs_expand_and_every_element_has_an_engine_rule(name):
+    from nextham.dft.generate import engine_settings_for, structure_specs
 
     config = load_config(CONFIG_ROOT / "data" / name, ["seed=3"])
     specs = structure_specs(config)
     assert config["seed"] == 3 and len(specs) == sum(int(e.get("variants", 1)) for e in config["library"])
+    for spec in specs:  # raises for an element the packaged table lacks
+        PySCFSettings.from_dict(engine_settings_for(spec, config["engine"]))
 
 
 def test_network_defaults_are_the_model_config():
