@@ -72,8 +72,12 @@ def pseudo_charge_density(lattice, mesh, positions, charges, widths, device) -> 
     # e^{−iG·τ} = Π_k e^{−2πi m_k f_k}: three short factors per atom instead of an exponential per point
     integers = [torch.fft.fftfreq(n, 1.0 / n, dtype=torch.float64, device=device) for n in mesh]
     coefficients = torch.zeros(tuple(mesh), dtype=torch.complex128, device=device)
+    species = {}  # atoms of one charge and width share their Gaussian: Σ_a e^{−iG·τ_a} first
     for position, charge, width in zip(fractional, charges, widths):
         factors = [torch.exp(-2j * math.pi * m * float(f)) for m, f in zip(integers, position)]
         phase = factors[0][:, None, None] * factors[1][None, :, None] * factors[2][None, None, :]
-        coefficients += -float(charge) * torch.exp(-0.5 * g2 * float(width) ** 2) * phase
+        key = (float(charge), float(width))
+        species[key] = species[key] + phase if key in species else phase
+    for (charge, width), structure_factor in species.items():
+        coefficients += -charge * torch.exp(-0.5 * g2 * width ** 2) * structure_factor
     return torch.fft.ifftn(coefficients * (np.prod(mesh) / abs(np.linalg.det(lattice)))).real
