@@ -50,7 +50,7 @@ def predict_structures(args) -> int:
 
     from ..configs import load_config
     from ..errors import DataError
-    from ..io.deeph import mixed_kinds_note
+    from ..io.deeph import warn_mixed_kinds
     from ..io.jsonfile import write_json
     from ..io.shards import DatasetWriter
     from ..predict import Predictor, read_structures
@@ -88,9 +88,7 @@ def predict_structures(args) -> int:
         writer.append_shard([result.record])
         summaries.append(result.summary())
     write_json(out / "summary.json", {"structures": summaries, "failed": failed})
-    note = mixed_kinds_note([s["spinful"] for s in summaries], args.spinful)
-    if note:
-        print(f"nextham: note: {note}", file=sys.stderr)
+    warn_mixed_kinds(out, [s["spinful"] for s in summaries], args.spinful)
     print(format_summaries(summaries))
     for s in summaries:
         if s.get("unseen_elements"):

@@ -3,13 +3,12 @@ structure, in the original's pair order and representation (spinless structures 
 with E_F and the gap from Ĥ's own bands and the electron count."""
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..io.deeph import mixed_kinds_note, write_deeph
+from ..io.deeph import warn_mixed_kinds, write_deeph
 from ..io.shards import DatasetWriter
 from ..graph.batch import unpad_blocks
 from ..kspace.occupation import occupation_facts
@@ -68,7 +67,6 @@ def save_predictions(module, data, split, folder, deeph_folder=None, spinful: bo
             write_deeph(Path(deeph_folder) / "dft" / predicted.label, predicted.as_spinful() if spinful else predicted,
                         data.dataset.basis, prediction=True)
     writer.append_shard(records)
-    note = mixed_kinds_note([r.spinful for r in records], spinful) if deeph_folder is not None else None
-    if note:
-        warnings.warn(f"{deeph_folder}: {note}", stacklevel=2)
+    if deeph_folder is not None:
+        warn_mixed_kinds(deeph_folder, [r.spinful for r in records], spinful)
     return gaps

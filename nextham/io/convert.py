@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import math
-import warnings
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -68,7 +67,5 @@ def convert(source, destination, source_format: str, target_format: str, structu
             record = record.as_spinful()
         WRITERS[target_format](root / record.label, record, merged)
         count += 1
-    note = deeph.mixed_kinds_note(kinds, spinful)
-    if note:
-        warnings.warn(f"{destination}: {note}", stacklevel=2)
+    deeph.warn_mixed_kinds(destination, kinds, spinful)
     return count

@@ -27,6 +27,7 @@ import json
 import math
 import os
 import shutil
+import warnings
 from pathlib import Path
 
 import h5py
@@ -150,13 +151,13 @@ def write_deeph(folder, record: HamiltonianRecord, basis: BasisSet, prediction: 
         atomic_write(folder / PREDICTION_FILE, lambda path: _link_or_copy(folder / NEW_FILES["hamiltonian"], path))
 
 
-def mixed_kinds_note(spinful_flags, spinful_written: bool) -> str | None:
-    """A note when structures written as what they are mix spinless and spin–orbit ones: DeepH-dock's
+def warn_mixed_kinds(where, spinful_flags, spinful_written: bool):
+    """A warning when structures written as what they are mix spinless and spin–orbit ones: DeepH-dock's
     dataset tools and a DeepH-pack training set take one kind (``--spinful`` writes all as spinors)."""
-    if spinful_written or len(set(map(bool, spinful_flags))) < 2:
-        return None
-    return ("the folders mix spinless and spin-orbit structures; DeepH-dock's dataset tools (analyze dataset) "
-            "and DeepH-pack training read one kind: write them again with --spinful (spinless ones as H ⊗ I2)")
+    if not spinful_written and len(set(map(bool, spinful_flags))) > 1:
+        warnings.warn(f"{where}: the folders mix spinless and spin-orbit structures; DeepH-dock's dataset tools "
+                      f"(analyze dataset) and DeepH-pack training read one kind: write them again with --spinful "
+                      f"(spinless ones as H ⊗ I2)", stacklevel=3)
 
 
 def _link_or_copy(source, target):
