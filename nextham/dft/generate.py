@@ -36,12 +36,32 @@ class GenerationSummary:
 
 
 def structure_specs(config) -> list:
-    """The structures of a recipe: its ``library`` entries expanded, then its ``structures`` files
-    (paths or folders of anything ASE reads, labelled by file name; ``structures_group`` sets their
-    evaluation group)."""
-    specs = []
-    for entry in config.get("library") or []:
-        specs.extend(expand_entry(dict(entry), seed=int(config.get("seed", 0))))
+    """The structures of a recipe: its ``library`` entries expanded (prototypes, and ``random:`` entries
+    through :mod:`.random_crystals`), then its ``structures`` files (paths or folders of anything ASE
+    reads, labelled by file name; ``structures_group`` sets their evaluation group). ``include_library:
+    [RECIPE, ...]`` puts those recipes' library entries first (with ``reuse:`` their datasets are copied,
+    not recomputed, where the engine sections agree). With ``task_order:
+    breadth`` the library's structures come variant by variant across the entries (every entry's first
+    variant, then every second one, ...), so that a run stopped early holds every entry."""
+    specs, seed = [], int(config.get("seed", 0))
+    entries = []
+    for recipe in config.get("include_library") or []:
+        from ..configs import load_config
+
+        entries.extend(load_config(recipe).get("library") or [])
+    for entry in entries + list(config.get("library") or []):
+        entry = dict(entry)
+        if "random" in entry:
+            from .random_crystals import expand_random_entry
+
+            specs.extend(expand_random_entry(entry, seed=seed))
+        else:
+            specs.extend(expand_entry(entry, seed=seed))
+    order = config.get("task_order", "recipe")
+    if order not in ("recipe", "breadth"):
+        raise ValueError(f"task_order must be recipe or breadth, not {order!r}")
+    if order == "breadth":
+        specs = sorted(specs, key=lambda spec: spec.metadata.get("variant", 0))  # stable: entries keep their order
     if config.get("structures"):
         from ..predict.structures import read_structures, structure_spec
 
@@ -57,6 +77,30 @@ def structure_specs(config) -> list:
     if duplicates:
         raise ValueError(f"library produces duplicate labels {sorted(duplicates)}; give each entry distinct elements/prototype")
     return specs
+
+
+def reusable_outcomes(paths, keys) -> dict:
+    """{content key: (record, basis dict)} of the structures ``keys`` asks for that the datasets at
+    ``paths`` already hold under the same content key (same geometry and engine settings): a recipe that
+    takes in an earlier dataset (``reuse: [datasets/bench]``) copies them instead of computing them again.
+    A structure the dataset lists as failed under the same key comes as that failure (TaskFailed): it
+    would fail again; drop ``reuse`` to try it anyway."""
+    from ..conventions import element_symbol
+    from ..io.shards import ShardedDataset
+
+    wanted, found = set(keys), {}
+    for path in paths or []:
+        dataset = ShardedDataset(path)
+        basis = dataset.basis.to_dict()
+        for label, key in dataset.manifest.get("keys", {}).items():
+            if key in wanted and key not in found:
+                record = dataset.read(label)
+                symbols = {element_symbol(z) for z in record.atomic_numbers.tolist()}
+                found[key] = (record, {symbol: basis[symbol] for symbol in symbols})
+        for label, key in dataset.manifest.get("failed_keys", {}).items():
+            if key in wanted and key not in found:
+                found[key] = TaskFailed(f"{dataset.manifest['failed'].get(label, 'failed')} (as in {path})")
+    return found
 
 
 def engine_settings_for(spec, engine_settings: dict) -> dict:
@@ -154,7 +198,7 @@ def generate_dataset(config, compute=_compute_with_pyscf, progress: bool = True)
     def accept(spec, outcome):
         if isinstance(outcome, BaseException):
             failed[spec.label] = str(outcome) if isinstance(outcome, TaskFailed) else f"{type(outcome).__name__}: {outcome}"
-            writer.record_failure(spec.label, failed[spec.label])
+            writer.record_failure(spec.label, failed[spec.label], keys[spec.label])
             tasks.forget(keys[spec.label])  # a failure is tried again by the next run
             return
         record, basis = outcome
@@ -164,7 +208,7 @@ def generate_dataset(config, compute=_compute_with_pyscf, progress: bool = True)
             record.validate(writer.basis)
         except Exception as error:  # a bad record is reported, never written
             failed[spec.label] = f"{type(error).__name__}: {error}"
-            writer.record_failure(spec.label, failed[spec.label])
+            writer.record_failure(spec.label, failed[spec.label], keys[spec.label])
             return
         buffer.append(record)
         flush()
@@ -189,8 +233,12 @@ def generate_dataset(config, compute=_compute_with_pyscf, progress: bool = True)
             to_run, twins = [], {}
             for spec in pending:
                 twins.setdefault(keys[spec.label], []).append(spec)
-            for spec in [group[0] for group in twins.values()]:  # results finished after an earlier driver stopped
-                outcome = tasks.outcome(keys[spec.label])
+            reused = reusable_outcomes(config.get("reuse"), twins)
+            for spec in [group[0] for group in twins.values()]:
+                if keys[spec.label] in reused:  # copied from a reused dataset, its failures included
+                    finished(spec, keys[spec.label], reused[keys[spec.label]])
+                    continue
+                outcome = tasks.outcome(keys[spec.label])  # results finished after an earlier driver stopped
                 if outcome is None or isinstance(outcome, BaseException):
                     tasks.forget(keys[spec.label])
                     to_run.append(spec)

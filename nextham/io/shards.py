@@ -411,9 +411,15 @@ class DatasetWriter:
         """Drop failure records of structures the current recipe no longer asks for."""
         wanted = set(labels)
         self.manifest["failed"] = {k: v for k, v in self.manifest["failed"].items() if k in wanted}
+        if "failed_keys" in self.manifest:
+            self.manifest["failed_keys"] = {k: v for k, v in self.manifest["failed_keys"].items() if k in wanted}
 
-    def record_failure(self, label: str, reason: str):
+    def record_failure(self, label: str, reason: str, key: str | None = None):
+        """``label`` failed for ``reason``; ``key``, its content key, lets a recipe that reuses this
+        dataset take the failure as it is instead of computing the structure again."""
         self.manifest["failed"][label] = reason
+        if key:
+            self.manifest.setdefault("failed_keys", {})[label] = key
         write_manifest(self.root, self._refresh())
 
     def append_shard(self, records):
@@ -429,6 +435,7 @@ class DatasetWriter:
         })
         for record in records:
             self.manifest["failed"].pop(record.label, None)
+            self.manifest.get("failed_keys", {}).pop(record.label, None)
             if record.metadata.get("content_key"):
                 self.manifest.setdefault("keys", {})[record.label] = record.metadata["content_key"]
             group = record.metadata.get("group", "in_distribution")

@@ -112,6 +112,76 @@ def test_failed_structures_are_reported_not_written(tmp_path, embedded):
     assert bad in ShardedDataset(tmp_path / "out").labels
 
 
+def test_a_reused_dataset_is_copied_by_content_key_failures_included(tmp_path, embedded):
+    """``reuse:`` takes structures of the same geometry and engine settings from an earlier dataset
+    (under this recipe's labels and groups) and its failures as failures; the rest is computed."""
+    first = _config(tmp_path, per_shard=10)
+    generate_dataset(first, compute=EmbeddedEngine(embedded, fail={"Ge-diamond-001"}), progress=False)
+    config = _config(tmp_path, per_shard=10)
+    config["output"] = str(tmp_path / "second")
+    config["reuse"] = [first["output"]]
+    config["library"][1]["group"] = "held_out_element"  # this recipe's metadata wins over the copy's
+    config["library"].append({"prototype": "diamond", "elements": ["C", "C"], "parameters": {"a": 3.567}, "variants": 2,
+                              "strain": 0.03, "rattle": 0.03})
+    engine = EmbeddedEngine(embedded)
+    summary = generate_dataset(config, compute=engine, progress=False)
+    assert engine.calls == ["C-diamond-000", "C-diamond-001"]  # only what the first dataset lacks
+    assert list(summary.failed) == ["Ge-diamond-001"] and "as in" in summary.failed["Ge-diamond-001"]
+    second, original = ShardedDataset(tmp_path / "second"), ShardedDataset(tmp_path / "out")
+    assert len(second) == 8 and second.group_of("Ge-diamond-000") == "held_out_element"
+    for label in original.labels:
+        np.testing.assert_array_equal(second.read(label).hamiltonian, original.read(label).hamiltonian)
+    assert read_manifest(tmp_path / "second")["keys"] == {
+        **read_manifest(tmp_path / "out")["keys"],
+        **{label: key for label, key in read_manifest(tmp_path / "second")["keys"].items() if label.startswith("C-")}}
+    # a changed engine setting changes the content keys: nothing is reused then
+    config["output"], config["engine"]["conv_tol"] = str(tmp_path / "third"), 1e-10
+    engine = EmbeddedEngine(embedded)
+    generate_dataset(config, compute=engine, progress=False)
+    assert len(engine.calls) == 9
+
+
+def test_breadth_order_runs_every_entry_before_second_variants(tmp_path):
+    config = {**_config(tmp_path), "task_order": "breadth"}
+    labels = [s.label for s in structure_specs(config)]
+    assert labels[:4] == ["Si-diamond-000", "Ge-diamond-000", "Si-diamond-001", "Ge-diamond-001"]
+    assert sorted(labels) == sorted(s.label for s in structure_specs(_config(tmp_path)))
+    with pytest.raises(ValueError, match="task_order must be recipe or breadth"):
+        structure_specs({**config, "task_order": "depth"})
+
+
+def test_include_library_puts_another_recipes_entries_first(tmp_path):
+    recipe = tmp_path / "other.yaml"
+    recipe.write_text("library:\n  - {prototype: diamond, elements: [C, C], parameters: {a: 3.567}, variants: 2}\n")
+    labels = [s.label for s in structure_specs({**_config(tmp_path), "include_library": [str(recipe)]})]
+    assert labels[:2] == ["C-diamond-000", "C-diamond-001"] and len(labels) == 9
+
+
+def test_the_broad_benchmark_recipe_holds_what_it_promises():
+    """datasets/bench2's recipe: at least 1,500 structures over at least 45 elements, 1-32 atoms, its
+    four evaluation groups, held-out elements in no training structure, every structure with a rule."""
+    from nextham.configs import load_config
+    from nextham.dft.generate import engine_settings_for
+
+    config = load_config("data/bench2.yaml")
+    specs = structure_specs(config)
+    groups = {}
+    for spec in specs:
+        groups.setdefault(spec.metadata["group"], []).append(spec)
+        engine_settings_for(spec, config["engine"])  # raises for an element without a rule
+    assert len(specs) >= 1500 and len({x for s in specs for x in s.symbols}) >= 45
+    assert {len(s.symbols) for s in specs} <= set(range(1, 33))
+    assert set(groups) == {"in_distribution", "new_combination", "held_out_element", "new_structure_type"}
+    trained = {x for s in groups["in_distribution"] for x in s.symbols}
+    held_out = {x for s in groups["held_out_element"] for x in s.symbols} - trained
+    assert {"Rh", "Ta", "Pb", "Br"} <= held_out
+    assert {s.metadata["prototype"] for s in groups["new_structure_type"]}.isdisjoint(
+        {s.metadata["prototype"] for s in groups["in_distribution"]})
+    kinds = {s.metadata["prototype"] for s in specs}
+    assert {"fcc", "bcc", "hcp", "l12", "cesium_chloride", "a7", "rutile", "random", "graphite"} <= kinds
+    assert any("slab" in s.metadata for s in specs) and any("temperature_k" in s.metadata for s in specs)
+
+
 # ---------------------------------------------------------------------------- submitit tasks
 def embedded_compute(spec, settings):
     """A worker's engine for the submitit tests: the embedded set's record of ``spec.label``. It logs

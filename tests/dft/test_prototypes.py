@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from nextham.dft.prototypes import PROTOTYPES, build_prototype, expand_entry
+from nextham.dft.prototypes import PROTOTYPES, build_prototype, expand_entry, strain_matrix, supercell
 
 
 def nearest_neighbour(positions, lattice):
@@ -26,17 +26,37 @@ def nearest_neighbour(positions, lattice):
     ("mx2_monolayer", ["Mo", "S"], {"a": 3.16, "thickness": 3.13}, np.hypot(3.16 / np.sqrt(3), 3.13 / 2)),
     ("mx2_1t_monolayer", ["Sn", "S"], {"a": 3.65, "thickness": 2.95}, np.hypot(3.65 / np.sqrt(3), 2.95 / 2)),
     ("cubic_perovskite", ["Sr", "Ti", "O"], {"a": 3.905}, 3.905 / 2),
+    ("fcc", ["Cu"], {"a": 3.61}, 3.61 / np.sqrt(2)),
+    ("bcc", ["Fe"], {"a": 2.87}, 2.87 * np.sqrt(3) / 2),
+    ("hcp", ["Ti"], {"a": 2.95, "c": 4.68}, np.sqrt(2.95 ** 2 / 3 + 4.68 ** 2 / 4)),  # c/a < √(8/3): out of plane
+    ("a7", ["As"], {"a": 3.76, "c": 10.55, "u": 0.227}, pytest.approx(2.517, abs=1e-3)),  # As–As bond of grey arsenic
+    ("graphite", ["C"], {"a": 2.46, "c": 6.71}, 2.46 / np.sqrt(3)),
+    ("trigonal_chain", ["Se"], {"a": 4.366, "c": 4.954, "x": 0.2254}, pytest.approx(2.373, abs=1e-3)),  # Se–Se in the chain
+    ("black_phosphorus", ["P"], {"a": 3.314, "b": 10.48, "c": 4.376, "y": 0.1017, "z": 0.0806}, pytest.approx(2.223, abs=1e-3)),
+    ("molecular_cmca", ["Cl"], {"a": 6.24, "b": 4.48, "c": 8.26, "y": 0.1015, "z": 0.1073},
+     2 * np.hypot(0.1015 * 4.48, 0.1073 * 8.26)),  # the Cl2 bond
+    ("molecular_pa3", ["N"], {"a": 5.66, "bond": 1.10}, 1.10),
+    ("l12", ["Au", "Cu"], {"a": 3.75}, 3.75 / np.sqrt(2)),
+    ("rutile", ["Ti", "O"], {"a": 4.594, "c": 2.959, "u": 0.305},  # equatorial Ti–O, shorter than the apical
+     np.hypot(np.sqrt(2) * (0.5 - 0.305) * 4.594, 2.959 / 2)),
+    ("half_heusler", ["Ti", "Ni", "Sn"], {"a": 5.93}, 5.93 * np.sqrt(3) / 4),
+    ("nickel_arsenide", ["Ni", "As"], {"a": 3.62, "c": 5.04}, np.sqrt(3.62 ** 2 / 3 + 5.04 ** 2 / 16)),
+    ("a15", ["Nb", "Sn"], {"a": 5.29}, 5.29 / 2),
+    ("beta_tin", ["Sn"], {"a": 5.83, "c": 3.18}, np.sqrt(5.83 ** 2 / 4 + 3.18 ** 2 / 16)),
 ])
 def test_prototype_geometry(name, elements, parameters, bond):
     symbols, positions, lattice = build_prototype(name, elements, **parameters)
     assert len(symbols) == len(positions) and set(symbols) == set(elements)
-    assert nearest_neighbour(positions, lattice) == pytest.approx(bond, rel=1e-6)
+    expected = bond if isinstance(bond, type(pytest.approx(0.0))) else pytest.approx(bond, rel=1e-6)
+    assert nearest_neighbour(positions, lattice) == expected
 
 
 def test_every_prototype_is_tested():
     assert set(PROTOTYPES) - {"diamond"} == {
         "zincblende", "rocksalt", "cesium_chloride", "fluorite", "wurtzite", "hexagonal_monolayer",
-        "mx2_monolayer", "mx2_1t_monolayer", "cubic_perovskite"}
+        "mx2_monolayer", "mx2_1t_monolayer", "cubic_perovskite", "fcc", "bcc", "hcp", "a7", "graphite",
+        "trigonal_chain", "black_phosphorus", "molecular_cmca", "molecular_pa3", "l12", "rutile", "half_heusler",
+        "nickel_arsenide", "a15", "beta_tin"}
 
 
 def test_variants_are_strained_and_rattled_reproducibly():
@@ -69,3 +89,59 @@ def test_supercells_vacancies_and_alloys():
     assert alloy[0].metadata["group"] == "new_combination" and alloy[0].metadata["substitutions"] == {"Si": {"Ge": 0.25}}
     with pytest.raises(ValueError, match="vacancies leave no atom"):
         expand_entry({**entry, "vacancies": 8})
+
+
+def test_slabs_have_vacuum_along_the_cut():
+    entry = {"prototype": "fcc", "elements": ["Cu"], "parameters": {"a": 3.61},
+             "slab": {"miller": [1, 1, 1], "layers": 4, "vacuum": 10.0}, "variants": 2, "strain": 0.02, "rattle": 0.03}
+    ideal, rattled = expand_entry(entry)
+    assert ideal.label == "Cu-fcc-slab111-000" and len(ideal.symbols) == 4 and ideal.metadata["slab"]["layers"] == 4
+    normal = np.cross(ideal.lattice[0], ideal.lattice[1])
+    normal /= np.linalg.norm(normal)
+    heights = ideal.positions @ normal
+    period = abs(ideal.lattice[2] @ normal)
+    spacing = 3.61 / np.sqrt(3)  # (111) interlayer distance
+    assert np.ptp(heights) == pytest.approx(3 * spacing, rel=1e-6)
+    assert period - np.ptp(heights) == pytest.approx(10.0, rel=1e-6)
+    assert nearest_neighbour(ideal.positions, ideal.lattice) == pytest.approx(3.61 / np.sqrt(2), rel=1e-6)
+    assert not np.allclose(rattled.positions, ideal.positions)
+
+
+def test_thermal_displacements_follow_temperature_and_mass():
+    from nextham.dft.prototypes import thermal_sigma
+
+    # high-temperature Debye model: <u_x^2> = 3 hbar^2 T / (M k_B Theta^2); Si at 300 K, Theta 645 K
+    hbar, amu, kb = 1.054571817e-34, 1.66053906660e-27, 1.380649e-23
+    expected = np.sqrt(3 * hbar ** 2 * 300 / (28.085 * amu * kb * 645 ** 2)) * 1e10
+    assert thermal_sigma(["Si"], 300, 645)[0] == pytest.approx(expected, rel=1e-3)
+    assert thermal_sigma(["Si"], 1200, 645)[0] == pytest.approx(2 * expected, rel=1e-3)
+    assert thermal_sigma(["Ge"], 300, 645)[0] < thermal_sigma(["Si"], 300, 645)[0]
+
+    entry = {"prototype": "fcc", "elements": ["Al"], "parameters": {"a": 4.05}, "supercell": [3, 3, 3],
+             "variants": 4, "thermal": {"temperatures": [100, 900], "debye_temperature": 428}}
+    specs = expand_entry(entry)
+    assert [s.metadata["temperature_k"] for s in specs] == [100, 900, 100, 900]
+    ideal = build_prototype("fcc", ["Al"], a=4.05)
+    _, positions, _ = supercell(*ideal, [3, 3, 3])
+    spread = [np.std(s.positions - positions) for s in specs]
+    sigma = [thermal_sigma(["Al"], t, 428)[0] for t in (100, 900, 100, 900)]
+    np.testing.assert_allclose(spread, sigma, rtol=0.25)  # 81 displacements per variant
+    with pytest.raises(ValueError, match="thermal needs temperatures"):
+        expand_entry({**entry, "thermal": {"debye_temperature": 428}})
+
+
+def test_adding_options_to_an_entry_keeps_the_draws_of_the_others():
+    """Strain, displacement and substitution are drawn in a fixed order, so structures a dataset holds
+    keep their content keys when the expansion learns new options."""
+    entry = {"prototype": "diamond", "elements": ["Si", "Si"], "parameters": {"a": 5.431}, "supercell": [2, 1, 1],
+             "substitutions": {"Si": {"Ge": 0.5}}, "variants": 3, "strain": 0.02, "rattle": 0.04}
+    rng = np.random.default_rng([0, sum(map(ord, "Si-diamond-2x1x1-SiGe"))])
+    specs = expand_entry(entry)
+    symbols, positions, lattice = supercell(*build_prototype("diamond", ["Si", "Si"], a=5.431), [2, 1, 1])
+    for index, spec in enumerate(specs):
+        deformation = strain_matrix(rng, 0.02) if index else np.eye(3)
+        displacement = rng.normal(0.0, 0.04, size=positions.shape) if index else 0.0
+        sites = [i for i, s in enumerate(symbols) if s == "Si"]
+        rng.shuffle(sites)
+        np.testing.assert_allclose(spec.positions, positions @ deformation + displacement)
+        assert sorted(i for i, s in enumerate(spec.symbols) if s == "Ge") == sorted(sites[:2])
