@@ -10,7 +10,7 @@ def _common(parser, checkpoint=False, config_required=True):
     parser.add_argument("overrides", nargs="*", help="dotted overrides, e.g. trainer.max_epochs=5")
     if checkpoint:
         parser.add_argument("--ckpt", nargs="+", default=None,
-                            help="checkpoint files or run directories (default: <output>/checkpoints/last.ckpt, else "
+                            help="checkpoint files or run directories (default: <output>/checkpoints/best.ckpt, else "
                                  "the shipped checkpoint the config names); several combine separately trained members")
 
 
@@ -39,15 +39,16 @@ def _config(args):
 
 
 def _checkpoints(args, config):
-    """--ckpt; else the run's last.ckpt; else the shipped checkpoint the config names (``shipped_checkpoint``)."""
+    """--ckpt; else the run's best.ckpt (its last.ckpt where it has none); else the shipped checkpoint the
+    config names (``shipped_checkpoint``)."""
     from ..models import shipped_checkpoint
-    from ..train import last_checkpoint
+    from ..train import best_checkpoint
 
     if args.ckpt:
         return args.ckpt
-    last = last_checkpoint(config)
-    if last is not None:
-        return [last]
+    best = best_checkpoint(config)
+    if best is not None:
+        return [best]
     if config.get("shipped_checkpoint"):
         return [shipped_checkpoint(config["shipped_checkpoint"])]
     raise FileNotFoundError(f"no checkpoint given and none at {Path(config['output']) / 'checkpoints/last.ckpt'}")

@@ -13,6 +13,7 @@ from .module import NextHAMModule
 from .output_units import with_member_output_units
 
 CHECKPOINT_DIR = "checkpoints"
+LAST_NAME, BEST_NAME = "last", "best"  # <output>/checkpoints/last.ckpt (resume) and best.ckpt (evaluate)
 
 
 def build_datamodule(config) -> HamiltonianDataModule:
@@ -59,9 +60,18 @@ def build_trainer(config, **overrides) -> L.Trainer:
     from lightning.pytorch.loggers import TensorBoardLogger
 
     output = Path(config["output"])
-    checkpoint = ModelCheckpoint(dirpath=output / CHECKPOINT_DIR, filename="epoch{epoch:03d}",
-                                 auto_insert_metric_name=False, **config["callbacks"]["checkpoint"])
-    callbacks = [checkpoint, KSpaceValidationCallback(**config["callbacks"]["kspace"])]
+    options = dict(config["callbacks"]["checkpoint"])
+    every, monitor, mode = int(options.pop("every_n_epochs", 1)), options.pop("monitor"), options.pop("mode", "min")
+    if options:
+        raise ValueError(f"callbacks.checkpoint: unknown keys {sorted(options)}; it holds every_n_epochs, monitor, mode")
+    # two files: the latest state, which resuming continues (Lightning's save_last beside a monitor
+    # would only copy the best epoch), and the best validation epoch, which test and predict read. The
+    # best one goes first, so the latest state holds its updated record of the best score
+    common = {"dirpath": output / CHECKPOINT_DIR, "every_n_epochs": every, "auto_insert_metric_name": False,
+              "enable_version_counter": False, "save_top_k": 1}
+    latest = ModelCheckpoint(filename=LAST_NAME, monitor=None, **common)
+    best = ModelCheckpoint(filename=BEST_NAME, monitor=monitor, mode=mode, **common)
+    callbacks = [best, latest, KSpaceValidationCallback(**config["callbacks"]["kspace"])]
     options = {**config["trainer"], **overrides}
     return L.Trainer(logger=TensorBoardLogger(output, name="logs"), callbacks=callbacks,
                      default_root_dir=output, use_distributed_sampler=False, **options)

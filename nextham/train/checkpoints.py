@@ -5,21 +5,39 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .builders import CHECKPOINT_DIR, dataset_card
+from .builders import BEST_NAME, CHECKPOINT_DIR, LAST_NAME, dataset_card
 from .module import NextHAMModule
 
 
 def last_checkpoint(config) -> Path | None:
-    path = Path(config["output"]) / CHECKPOINT_DIR / "last.ckpt"
+    """The run's latest training state (``last.ckpt``), which ``nextham fit`` resumes."""
+    path = Path(config["output"]) / CHECKPOINT_DIR / f"{LAST_NAME}.ckpt"
     return path if path.exists() else None
 
 
+def best_checkpoint(config) -> Path | None:
+    """The run's best validation epoch (``best.ckpt``), which test and predict read; the latest state
+    where a run has none (one without validation, or written before runs kept both)."""
+    path = Path(config["output"]) / CHECKPOINT_DIR / f"{BEST_NAME}.ckpt"
+    return path if path.exists() else last_checkpoint(config)
+
+
+def _evaluated_in(folder: Path) -> list:
+    """The checkpoints a run folder holds for evaluation: each checkpoint folder's best.ckpt, else its last.ckpt."""
+    found = []
+    for last in sorted(folder.rglob(f"{LAST_NAME}.ckpt")):
+        best = last.with_name(f"{BEST_NAME}.ckpt")
+        found.append(best if best.exists() else last)
+    return found
+
+
 def checkpoint_files(paths) -> list:
-    """Checkpoint files from files or directories (a directory contributes its ``**/last.ckpt``)."""
+    """Checkpoint files from files or directories (a directory contributes each of its checkpoint
+    folders' ``best.ckpt``, else ``last.ckpt``)."""
     files = []
     for path in map(Path, paths):
         if path.is_dir():
-            found = sorted(path.rglob("last.ckpt"))
+            found = _evaluated_in(path)
             if not found:
                 raise FileNotFoundError(f"no last.ckpt under {path}")
             files += found

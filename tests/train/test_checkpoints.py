@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from nextham.configs import CONFIG_ROOT, load_config
 from nextham.evaluate.predictions import predicted_records
@@ -65,3 +66,84 @@ def test_a_spin_orbit_checkpoint_tests_spinless_data_and_a_spinless_one_refuses_
                                    loss=load_config("loss/nextham.yaml"))
     with pytest.raises(DataError, match="trained on spinless data and cannot predict spin–orbit"):
         HamiltonianDataModule().set_spinful(spinless_model.hparams.spinful, model="this checkpoint")
+
+
+class _ScriptedValidation:
+    """A LightningModule whose validation Gauge MAE follows a script, epoch by epoch (no data, no network)."""
+
+    @staticmethod
+    def make(script):
+        import lightning as L
+        from torch.utils.data import DataLoader, TensorDataset
+
+        class Scripted(L.LightningModule):
+            def __init__(self):
+                super().__init__()
+                self.weight = torch.nn.Parameter(torch.zeros(1))
+
+            def training_step(self, batch, index):
+                return (self.weight - 1.0).pow(2).sum()
+
+            def validation_step(self, batch, index):
+                self.log("val/gauge_mae_mev", float(script[self.current_epoch]))
+
+            def configure_optimizers(self):
+                return torch.optim.SGD(self.parameters(), lr=0.1)
+
+            def train_dataloader(self):
+                return DataLoader(TensorDataset(torch.zeros(2, 1)), batch_size=1)
+
+            def val_dataloader(self):
+                return DataLoader(TensorDataset(torch.zeros(1, 1)), batch_size=1)
+
+        return Scripted()
+
+
+def _trainer(tmp_path, epochs):
+    from nextham.configs import CONFIG_ROOT, load_config
+    from nextham.train import build_trainer
+    from nextham.train.callbacks import KSpaceValidationCallback
+
+    config = load_config(CONFIG_ROOT / "fit.yaml", [f"output={tmp_path}", f"trainer.max_epochs={epochs}",
+                                                    "trainer.enable_progress_bar=false", "trainer.enable_model_summary=false"])
+    trainer = build_trainer(config)
+    trainer.callbacks[:] = [c for c in trainer.callbacks if not isinstance(c, KSpaceValidationCallback)]  # needs Hamiltonians
+    return trainer, config
+
+
+def test_last_checkpoint_is_the_latest_state_and_best_the_best_epoch(tmp_path):
+    """Validation gets worse in the last epoch: last.ckpt must still be that epoch (resuming repeats
+    nothing), best.ckpt the epoch before it (what test and predict read)."""
+    from nextham.train import best_checkpoint, last_checkpoint
+
+    script = [3.0, 1.0, 2.0, 1.5, 0.5]
+    trainer, config = _trainer(tmp_path, 3)
+    trainer.fit(_ScriptedValidation.make(script))
+    last = torch.load(last_checkpoint(config), map_location="cpu", weights_only=False)
+    best = torch.load(best_checkpoint(config), map_location="cpu", weights_only=False)
+    assert last_checkpoint(config).name == "last.ckpt" and best_checkpoint(config).name == "best.ckpt"
+    assert (last["epoch"], last["global_step"]) == (2, 6) and best["epoch"] == 1
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
+
+    # resumed: the fourth epoch (1.5) is worse than the best so far (1.0) and leaves best.ckpt alone; the
+    # fifth (0.5) replaces it
+    resumed, _ = _trainer(tmp_path, 4)
+    module = _ScriptedValidation.make(script)
+    resumed.fit(module, ckpt_path=str(last_checkpoint(config)))
+    assert resumed.global_step == 8  # two steps more, no epoch repeated
+    assert torch.load(best_checkpoint(config), map_location="cpu", weights_only=False)["epoch"] == 1
+    again, _ = _trainer(tmp_path, 5)
+    again.fit(_ScriptedValidation.make(script), ckpt_path=str(last_checkpoint(config)))
+    assert torch.load(best_checkpoint(config), map_location="cpu", weights_only=False)["epoch"] == 4
+    assert torch.load(last_checkpoint(config), map_location="cpu", weights_only=False)["epoch"] == 4
+
+
+def test_a_run_folder_is_evaluated_from_its_best_checkpoint(tmp_path):
+    from nextham.train import checkpoint_files
+
+    folder = tmp_path / "run" / "checkpoints"
+    folder.mkdir(parents=True)
+    (folder / "last.ckpt").write_bytes(b"")
+    assert checkpoint_files([tmp_path / "run"]) == [folder / "last.ckpt"]  # a run from before best.ckpt
+    (folder / "best.ckpt").write_bytes(b"")
+    assert checkpoint_files([tmp_path / "run"]) == [folder / "best.ckpt"]
