@@ -91,9 +91,9 @@ def predict_structures(args) -> int:
     warn_mixed_kinds(out, [s["spinful"] for s in summaries], args.spinful)
     print(format_summaries(summaries))
     for s in summaries:
-        if s.get("unseen_elements"):
-            print(f"nextham: note: {s['label']}: {', '.join(s['unseen_elements'])} in no training structure of this "
-                  f"checkpoint; Ĥ there is the model's extrapolation (H(0) and S are the engine's)", file=sys.stderr)
+        if s.get("in_domain") is False:
+            print(f"nextham: warning: {s['label']} is outside the model's domain ({s['domain_reason']}); Ĥ there is "
+                  f"the model's extrapolation and may be worse than H(0) (H(0) and S are the engine's)", file=sys.stderr)
     print(f"per structure in {out / 'dft'}/<label>/: hamiltonian.h5 (Ĥ, also as hamiltonian_pred.h5), hamiltonian_0.h5, "
           f"overlap.h5, POSCAR, info.json, K_PATH (DeepH-pack), bands.png, summary.json; all as nextham shards in "
           f"{out / 'shards'}")
@@ -101,10 +101,11 @@ def predict_structures(args) -> int:
 
 
 def format_summaries(summaries) -> str:
-    """The terminal table: per structure its gap and band edges, E_F with the mesh it converged on and
-    its last move, and the timings."""
-    header = (f"{'structure':<24}{'atoms':>6}{'pairs':>7}{'gap eV':>8}  {'band edges':<18}{'E_F eV':>9}{'E_F mesh':>10}"
-              f"{'moved meV':>10}{'H(0)+S s':>10}{'graph s':>9}{'network s':>10}{'eigen s':>9}")
+    """The terminal table: per structure whether it lies in the model's domain (``OUT``: an unseen element
+    or an atom unlike the training atoms; the score is the farthest atom's distance, 1 the edge), its gap
+    and band edges, E_F with the mesh it converged on and its last move, and the timings."""
+    header = (f"{'structure':<24}{'atoms':>6}{'pairs':>7}{'domain':>12}{'gap eV':>8}  {'band edges':<18}{'E_F eV':>9}"
+              f"{'E_F mesh':>10}{'moved meV':>10}{'H(0)+S s':>10}{'graph s':>9}{'network s':>10}{'eigen s':>9}")
     lines = [header, "-" * len(header)]
     for s in summaries:
         t = s["timings_s"]
@@ -112,7 +113,9 @@ def format_summaries(summaries) -> str:
         mesh = "x".join(map(str, s["fermi_kmesh"])) if s.get("fermi_kmesh") else "—"
         moved = s.get("fermi_error_ev")
         moved = f"{1000 * moved:.1f}" if moved is not None and math.isfinite(moved) else "—"
-        lines.append(f"{s['label']:<24}{s['atoms']:>6}{s['pairs']:>7}{s['band_gap_ev']:>8.3f}  {edges:<18}"
+        verdict = {True: "in", False: "OUT", None: "?"}[s.get("in_domain")]
+        domain = f"{verdict} {s['domain_score']:.2f}" if s.get("domain_score") is not None else verdict
+        lines.append(f"{s['label']:<24}{s['atoms']:>6}{s['pairs']:>7}{domain:>12}{s['band_gap_ev']:>8.3f}  {edges:<18}"
                      f"{s['fermi_energy_ev']:>9.3f}{mesh:>10}{moved:>10}{t['h0_and_overlap_s']:>10.2f}{t['graph_s']:>9.3f}"
                      f"{t['inference_s']:>10.3f}{t['eigensolver_s']:>9.3f}")
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""``nextham fit | test | bands`` (and the checkpoint and data plumbing ``predict`` shares)."""
+"""``nextham fit | test | domain | bands`` (and the checkpoint and data plumbing ``predict`` shares)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,6 +24,12 @@ def add_parser(subparsers):
     _common(test, checkpoint=True)
     test.add_argument("--split", default="test")
     test.set_defaults(handler=run_test)
+
+    domain = subparsers.add_parser("domain", help="fit the domain check on the training split, store it in the "
+                                                  "checkpoint, then test a split with it (report.json's domain table)")
+    _common(domain, checkpoint=True)
+    domain.add_argument("--split", default="test", help="the split the flag is measured on")
+    domain.set_defaults(handler=run_domain)
 
     bands = subparsers.add_parser("bands", help="band-structure PNG, DFT vs predicted, for one structure")
     _common(bands, checkpoint=True)
@@ -88,6 +94,29 @@ def run_test(args):
     report = test(module, data, config["callbacks"]["kspace"], output, split=args.split, checkpoints=checkpoints)
     print(format_report(report))
     print(f"report, plots and predictions in {output}")
+    return 0
+
+
+def run_domain(args):
+    """Domain statistics from the training split's atoms as the checkpoint's network sees them, written
+    into every checkpoint file given; then the test report of ``--split`` with each structure's verdict
+    and how many of the structures where the model is worse than H(0) the flag finds."""
+    from ..evaluate.domain import fit_domain, store_domain
+    from ..evaluate.report import format_report, run_test as test
+    from ..train import checkpoint_files
+
+    config, data, module, checkpoints = _data_and_module(args)
+    statistics = fit_domain(module, data.loader(data.hparams.train_split))
+    files = checkpoint_files(checkpoints)
+    for file in files:
+        store_domain(file, statistics)
+    atoms = sum(stats["atoms"] for stats in statistics.elements.values())
+    print(f"domain statistics of {atoms} training atoms ({len(statistics.elements)} elements) written into "
+          f"{', '.join(map(str, files))}")
+    output = Path(config["output"]) / "domain"
+    report = test(module, data, config["callbacks"]["kspace"], output, split=args.split, checkpoints=files)
+    print(format_report(report))
+    print(f"report with the domain table in {output}")
     return 0
 
 

@@ -12,6 +12,8 @@ from ..io.jsonfile import write_json
 from ..io.shards import EVALUATION_GROUPS
 from ..kspace import monkhorst_pack
 from ..metrics import BandMetrics, GaugeMAE
+from ..train.checkpoints import checkpoint_files
+from .domain import atom_features, checkpoint_domain, flag_table
 from .plots import band_plot, close, parity_plot
 from .predictions import save_predictions
 
@@ -46,12 +48,17 @@ def run_test(module, data, kspace: dict, output, split: str = "test", band_plots
     parity_true, parity_predicted, parity_baseline = [], [], []
     plotted = 0
     loader = data.loader(split)
+    domain = checkpoint_domain(checkpoint_files(checkpoints)) if checkpoints else None
+    verdicts = {}
     module.eval()
     with torch.no_grad():
         for batch in tqdm(loader, desc=f"test ({split})", unit="batch"):
             prediction = module(batch)
             predicted = prediction["hamiltonian"]
             gauge.update(predicted, batch, prediction["member_of_edge"])
+            if domain is not None:
+                for label, (symbols, features) in zip(batch.labels, atom_features(prediction, batch)):
+                    verdicts[label] = domain.assess(symbols, features)
             bands.update(predicted, batch, monkhorst_pack(kspace["kmesh"]))
             baseline_bands.update(batch.hamiltonian_0, batch, monkhorst_pack(kspace["kmesh"]))
             mask = batch.orbital_mask & (batch.edge_lengths > 1e-9)[:, None, None]  # off-site, every stored pair
@@ -65,6 +72,11 @@ def run_test(module, data, kspace: dict, output, split: str = "test", band_plots
                 plotted += 1
     report = {"split": split, "checkpoints": [str(c) for c in checkpoints], **gauge.compute(), **bands.compute(),
               "baseline_bands": baseline_bands.compute()}
+    report["per_structure"] = [{**row, "group": data.dataset.group_of(row["label"]), **verdicts.get(row["label"], {})}
+                               for row in gauge.per_structure()]
+    if domain is not None:
+        report["domain"] = flag_table([(row["in_domain"], row["model_mev"], row["baseline_mev"])
+                                       for row in report["per_structure"]])
     parity_plot(np.concatenate(parity_true), np.concatenate(parity_predicted), np.concatenate(parity_baseline),
                 output / "parity.png")
     report["gaps"] = save_predictions(module, data, split, output / "predictions")
@@ -103,6 +115,25 @@ def format_report(report: dict) -> str:
               f"| mean ‖PQ block‖ (meV) | {report['pq_norm_mev']:.2f} | {baseline['pq_norm_mev']:.2f} |",
               f"| mean \\|μ*\\| removed from the bands (meV) | {report['mean_abs_gauge_shift_mev']:.1f} "
               f"| {baseline['mean_abs_gauge_shift_mev']:.1f} |", ""]
+    rows = report.get("per_structure") or []
+    if rows:
+        better = sum(row["model_mev"] < row["baseline_mev"] for row in rows)
+        lines += [f"{better} of {len(rows)} structures better than H(0). The ten with the largest model / H(0) ratio:", "",
+                  "| structure | group | model (meV) | H(0) (meV) | model / H(0) | domain |", "|---|---|---:|---:|---:|---|"]
+        for row in sorted(rows, key=lambda r: -(r["ratio"] or 0.0))[:10]:
+            verdict = {True: "in", False: "out", None: "—"}[row.get("in_domain")]
+            lines.append(f"| {row['label']} | {row['group']} | {row['model_mev']:.3f} | {row['baseline_mev']:.3f} "
+                         f"| {row['ratio']:.2f} | {verdict} |")
+        lines.append("")
+    if report.get("domain"):
+        table = report["domain"]
+        share = lambda x: "—" if x is None else f"{100 * x:.0f} %"  # noqa: E731
+        lines += ["Domain check (out of domain: an unseen element, or an atom farther in feature space from its "
+                  "element's training atoms than 1.1x the farthest of them):", "", "| | flagged out of domain | in domain |", "|---|---:|---:|",
+                  f"| model worse than H(0) | {table['harmed_flagged']} | {table['harmed_unflagged']} |",
+                  f"| model better than H(0) | {table['helped_flagged']} | {table['helped_unflagged']} |", "",
+                  f"Harm found: {share(table['harm_found'])}; good structures flagged by mistake: "
+                  f"{share(table['false_alarms'])}.", ""]
     if report.get("gaps"):
         lines += [f"Band gaps from the electron count, gap MAE {report['gap_mae_mev']:.1f} meV (H(0): "
                   f"{report['baseline_gap_mae_mev']:.1f} meV); E_F mid-gap, each in its Hamiltonian's own energy zero:",

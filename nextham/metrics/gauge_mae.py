@@ -35,6 +35,8 @@ class GaugeMAE(Metric):
         super().__init__(**kwargs)
         self.member_names = tuple(member_names)
         self.group_of, self.group_names = group_of, tuple(group_names)
+        # (label, model MAE eV, H(0) MAE eV) per structure, in the order seen (this process's only)
+        self.structure_results = []
         # [model, baseline] x group: sums of the per-structure MAE, and the structure counts
         self.add_state("group_sum", torch.zeros(2, max(len(self.group_names), 1), dtype=torch.float64),
                        dist_reduce_fx="sum")
@@ -89,8 +91,10 @@ class GaugeMAE(Metric):
                 structure_mae = modulus.sum() / mask_float.sum()
                 if slot == 0:
                     self.model_sum += structure_mae
+                    self.structure_results.append([batch.labels[index], float(structure_mae), None])
                 else:
                     self.baseline_sum += structure_mae
+                    self.structure_results[-1][2] = float(structure_mae)
                 if group is not None:
                     self.group_sum[slot, group] += structure_mae
                 if owner is not None:
@@ -121,6 +125,15 @@ class GaugeMAE(Metric):
                 self.spin_sum[slot, block, 1] += (part.imag.abs().double() * part_mask).sum()
             if slot == 0:
                 self.spin_count[block] += part_mask.sum()
+
+    def reset(self):
+        super().reset()
+        self.structure_results = []
+
+    def per_structure(self) -> list:
+        """[{label, model_mev, baseline_mev, ratio}] of the structures this process has seen."""
+        return [{"label": label, "model_mev": model * 1000.0, "baseline_mev": baseline * 1000.0,
+                 "ratio": model / baseline if baseline else None} for label, model, baseline in self.structure_results]
 
     def compute(self) -> dict:
         to_mev = 1000.0

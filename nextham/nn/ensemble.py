@@ -100,7 +100,7 @@ class NextHAMEnsemble(torch.nn.Module):
             trace = output["trace"].new_zeros(graph.shape[0], output["trace"].shape[-1])
             trace[graph] = output["trace"]
         return {**output, "delta_hamiltonian": delta, "hamiltonian": batch.hamiltonian_0 + delta,
-                "member_of_edge": owner, "trace": trace}
+                "member_of_edge": owner, "trace": trace}  # node_invariants: the graph's atoms are all there
 
     def _forward_chunked(self, batch, chunk_atoms: int) -> dict:
         """:meth:`_forward_graph` piece by piece. A piece is ``chunk_atoms`` consecutive atoms (the core)
@@ -111,7 +111,7 @@ class NextHAMEnsemble(torch.nn.Module):
         taken from the piece whose core holds its source atom."""
         source, target = batch.edge_index
         num_atoms = batch.atomic_numbers.shape[0]
-        delta = trace = None
+        delta = trace = invariants = None
         owner = torch.full_like(source, -1)
         for start in range(0, num_atoms, max(1, int(chunk_atoms))):
             core = torch.zeros(num_atoms, dtype=torch.bool, device=source.device)
@@ -130,20 +130,26 @@ class NextHAMEnsemble(torch.nn.Module):
             if output["trace"] is not None:
                 trace = output["trace"].new_zeros(source.shape[0], output["trace"].shape[-1]) if trace is None else trace
                 trace[edges[mine]] = output["trace"][mine]
+            if invariants is None:
+                invariants = output["node_invariants"].new_zeros((num_atoms, output["node_invariants"].shape[-1]))
+            invariants[core] = output["node_invariants"][core]  # the core's features see their whole receptive field
         return {"delta_hamiltonian": delta, "hamiltonian": batch.hamiltonian_0 + delta, "member_of_edge": owner,
-                "trace": trace}
+                "trace": trace, "node_invariants": invariants}
 
     def _forward_graph(self, batch) -> dict:
         delta = None
         traces = []
+        invariants = []  # every member's, side by side: each reads the whole graph up to its last block
         for member in self.members:
             output = member(batch)
+            invariants.append(output["node_invariants"])
             delta = output["delta_hamiltonian"] if delta is None else delta + output["delta_hamiltonian"]
             if output["trace"] is not None:
                 traces.append(output["trace"] * output["edge_mask"][:, None])
         owner = self.member_of_edge(batch)
         return {"delta_hamiltonian": delta, "hamiltonian": batch.hamiltonian_0 + delta,
-                "member_of_edge": owner, "trace": sum(traces) if traces else None}
+                "member_of_edge": owner, "trace": sum(traces) if traces else None,
+                "node_invariants": torch.cat(invariants, dim=-1)}
 
     @property
     def reads_populations(self) -> bool:

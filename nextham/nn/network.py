@@ -229,10 +229,12 @@ class NextHAMNet(torch.nn.Module):
                 invariants = [z[subset] for z in invariants]
             if index == len(self.blocks) - 1:
                 shift = self._overlap_shift(nodes, source, target, overlap, populations)  # nodes the last block reads
+                node_invariants = self.node_invariants(nodes)
             nodes, edges, z = block(nodes, edges, source, target, sh, rbf)
             if z is not None:
                 invariants.append(z)
         if not self.blocks:
+            node_invariants = self.node_invariants(nodes)
             if subset is not None:
                 edges, source, target = edges[subset], source[subset], target[subset]
             shift = self._overlap_shift(nodes, source, target, overlap, populations)
@@ -252,7 +254,14 @@ class NextHAMNet(torch.nn.Module):
             if trace is not None:
                 trace = trace.new_zeros((lengths.shape[0], trace.shape[-1])).index_copy(0, subset, trace)
         delta = delta * batch.orbital_mask
-        return {"delta_hamiltonian": delta, "trace": trace, "edge_lengths": lengths}
+        return {"delta_hamiltonian": delta, "trace": trace, "edge_lengths": lengths, "node_invariants": node_invariants}
+
+    def node_invariants(self, nodes) -> torch.Tensor:
+        """The rotation-invariant (0e) channels of node features: what the domain check compares with
+        the training atoms' (:mod:`nextham.evaluate.domain`)."""
+        columns = [torch.arange(sl.start, sl.stop) for (_, ir), sl in zip(self.hidden, self.hidden.slices())
+                   if ir.l == 0 and ir.p == 1]
+        return nodes[:, torch.cat(columns).to(nodes.device)]
 
     @staticmethod
     def _add_scalars(nodes, scalars):

@@ -17,6 +17,7 @@ from ..kspace.occupation import occupation_facts
 from ..kspace.populations import mulliken_populations
 from ..graph.layout import OrbitalLayout
 from ..record import HamiltonianRecord
+from ..evaluate.domain import atom_features, checkpoint_domain
 from ..train.checkpoints import checkpoint_files, load_module, module_dataset_card
 from .result import PredictedHamiltonian
 from .structures import structure_spec
@@ -55,6 +56,7 @@ class Predictor:
         files = checkpoint_files([checkpoints] if isinstance(checkpoints, (str, os.PathLike)) else checkpoints)
         self.checkpoints = [str(f) for f in files]
         self.module = load_module(files)
+        self.domain = checkpoint_domain(files)  # None for a checkpoint `nextham domain` has not calibrated
         self.card = module_dataset_card(self.module, files[0])
         settings = engine_settings or self.card.get("engine_settings")
         self.engine_overrides = [] if engine_settings else list(self.card.get("engine_overrides") or [])
@@ -242,7 +244,8 @@ class Predictor:
                                    hamiltonian_0=record.hamiltonian_0.astype(dtype))
         predicted.metadata.update({"prediction": True, "checkpoints": self.checkpoints,
                                    "unseen_elements": self.unseen_elements(symbols),
-                                   "member_of_edge": owner.tolist(), "chunk_atoms": chunk})
+                                   "member_of_edge": owner.tolist(), "chunk_atoms": chunk,
+                                   **self.domain_verdict(output, batch)})
         timings["inference_s"] = time.perf_counter() - start
         start = time.perf_counter()
         occupation = predicted.occupation()
@@ -252,6 +255,17 @@ class Predictor:
         if atoms is None:
             atoms = Atoms(numbers=record.atomic_numbers, positions=record.positions, cell=record.lattice, pbc=True)
         return PredictedHamiltonian(predicted, self.basis, atoms.copy(), occupation, timings)
+
+    def domain_verdict(self, output, batch) -> dict:
+        """Whether the structure of ``batch`` lies in the model's domain (:mod:`nextham.evaluate.domain`):
+        from the checkpoint's statistics, or, where it has none, from its elements alone."""
+        ((symbols, features),) = atom_features(output, batch)
+        if self.domain is not None:
+            return self.domain.assess(symbols, features)
+        unseen = self.unseen_elements(set(symbols))
+        return {"in_domain": False if unseen else None, "domain_score": None,
+                "domain_reason": f"{', '.join(unseen)} in no training structure" if unseen else
+                "not calibrated (nextham domain writes the statistics into the checkpoint)"}
 
     def __repr__(self):
         return (f"Predictor({len(self.module.ensemble.members)} members, {'spinful' if self.spinful_model else 'spinless'}, "

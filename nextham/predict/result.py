@@ -118,7 +118,8 @@ class PredictedHamiltonian:
                 "electrons": self.record.num_electrons, "fermi_energy_ev": self.fermi_energy,
                 **occupation_facts(self.occupation), "timings_s": dict(self.timings),
                 "checkpoints": self.record.metadata.get("checkpoints"),
-                "unseen_elements": self.record.metadata.get("unseen_elements", [])}
+                "unseen_elements": self.record.metadata.get("unseen_elements", []),
+                **{key: self.record.metadata.get(key) for key in ("in_domain", "domain_score", "domain_reason")}}
 
     def to_deeph(self, folder, spinful: bool = False) -> Path:
         """A DeepH-pack 1.0 structure folder that DeepH-dock reads as it is: POSCAR, info.json (E_F, electron

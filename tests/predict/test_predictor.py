@@ -139,4 +139,8 @@ def test_the_terminal_says_which_elements_no_training_structure_held(tmp_path, o
     write(tmp_path / "Sn.cif", bulk("Sn", "diamond", a=6.489))
     assert main(["predict", "--ckpt", str(old_checkpoint), "--structure", str(tmp_path / "Sn.cif"),
                  "--out", str(tmp_path / "out")]) == 0
-    assert "Sn: Sn in no training structure of this checkpoint" in capsys.readouterr().err
+    captured = capsys.readouterr()
+    assert "Sn is outside the model's domain (Sn in no training structure)" in captured.err
+    assert "OUT" in captured.out.splitlines()[2]  # the table's row says so too
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())["structures"][0]
+    assert summary["in_domain"] is False and summary["domain_reason"] == "Sn in no training structure"
