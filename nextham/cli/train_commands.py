@@ -89,9 +89,13 @@ def run_fit(args):
 def run_test(args):
     from ..evaluate.report import format_report, run_test as test
 
+    from ..evaluate.domain import checkpoint_domain
+    from ..train import checkpoint_files
+
     config, data, module, checkpoints = _data_and_module(args)
     output = Path(config["output"]) / "test"
-    report = test(module, data, config["callbacks"]["kspace"], output, split=args.split, checkpoints=checkpoints)
+    report = test(module, data, config["callbacks"]["kspace"], output, split=args.split, checkpoints=checkpoints,
+                  domain=checkpoint_domain(checkpoint_files(checkpoints)))
     print(format_report(report))
     print(f"report, plots and predictions in {output}")
     return 0
@@ -114,7 +118,8 @@ def run_domain(args):
     print(f"domain statistics of {atoms} training atoms ({len(statistics.elements)} elements) written into "
           f"{', '.join(map(str, files))}")
     output = Path(config["output"]) / "domain"
-    report = test(module, data, config["callbacks"]["kspace"], output, split=args.split, checkpoints=files)
+    report = test(module, data, config["callbacks"]["kspace"], output, split=args.split, checkpoints=files,
+                  domain=statistics)
     print(format_report(report))
     print(f"report with the domain table in {output}")
     return 0

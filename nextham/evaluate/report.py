@@ -12,8 +12,7 @@ from ..io.jsonfile import write_json
 from ..io.shards import EVALUATION_GROUPS
 from ..kspace import monkhorst_pack
 from ..metrics import BandMetrics, GaugeMAE
-from ..train.checkpoints import checkpoint_files
-from .domain import atom_features, checkpoint_domain, flag_table
+from .domain import atom_features, flag_table
 from .plots import band_plot, close, parity_plot
 from .predictions import save_predictions
 
@@ -34,10 +33,13 @@ def evaluation_group(dataset, trained: set):
     return group_of
 
 
-def run_test(module, data, kspace: dict, output, split: str = "test", band_plots: int = 3, checkpoints=()) -> dict:
+def run_test(module, data, kspace: dict, output, split: str = "test", band_plots: int = 3, checkpoints=(),
+             domain=None) -> dict:
     """Evaluate ``module`` (batch → {"hamiltonian", "member_of_edge"}) on ``split`` of ``data``;
-    ``kspace``: the band-metric options (``callbacks.kspace`` of a fit config). Writes report.json,
-    report.md, parity and band PNGs and the predictions under ``output``; returns the report."""
+    ``kspace``: the band-metric options (``callbacks.kspace`` of a fit config); ``domain``: the
+    checkpoint's :class:`~nextham.evaluate.domain.DomainStatistics`, which adds each structure's verdict
+    and the flag table. Writes report.json, report.md, parity and band PNGs and the predictions under
+    ``output``; returns the report."""
     output = Path(output)
     output.mkdir(parents=True, exist_ok=True)
     gauge = GaugeMAE(member_names=getattr(module, "member_names", ()),
@@ -48,7 +50,6 @@ def run_test(module, data, kspace: dict, output, split: str = "test", band_plots
     parity_true, parity_predicted, parity_baseline = [], [], []
     plotted = 0
     loader = data.loader(split)
-    domain = checkpoint_domain(checkpoint_files(checkpoints)) if checkpoints else None
     verdicts = {}
     module.eval()
     with torch.no_grad():
