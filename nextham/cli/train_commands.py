@@ -40,8 +40,9 @@ def add_parser(subparsers):
 
 def _config(args):
     from ..configs import load_config
+    from ..configs.schema import check_training_config
 
-    return load_config(args.config, args.overrides)
+    return check_training_config(load_config(args.config, args.overrides))
 
 
 def _checkpoints(args, config):

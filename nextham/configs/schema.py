@@ -1,0 +1,54 @@
+"""What a training config may hold: the keys of the packaged ``fit.yaml`` and its sections (every
+default is written there), and for ``trainer`` the keyword arguments of ``lightning.Trainer``. A key
+outside them is a one-line error naming it and the nearest valid one, before anything runs."""
+from __future__ import annotations
+
+import difflib
+import inspect
+
+# top-level keys a recipe may add beyond fit.yaml's own
+EXTRA_TOP_LEVEL = ("shipped_checkpoint",)
+# sections whose keys are checked by what they configure, not by the reference config
+FREE_SECTIONS = ("loss",)  # the loss registry names its own terms (nextham.losses)
+
+
+def _unknown(key, valid, where: str) -> ValueError:
+    near = difflib.get_close_matches(str(key), [str(v) for v in valid], n=1, cutoff=0.6)
+    hint = f"; did you mean {where}{near[0]}?" if near else f"; {where.rstrip('.') or 'the config'} holds {', '.join(map(str, valid))}"
+    return ValueError(f"unknown config key {where}{key}{hint}")
+
+
+def _check(node, reference, where: str):
+    if not isinstance(node, dict) or not isinstance(reference, dict):
+        return
+    for key, value in node.items():
+        if key not in reference:
+            raise _unknown(key, list(reference), where)
+        _check(value, reference[key], f"{where}{key}.")
+
+
+def trainer_keys() -> list:
+    import lightning as L
+
+    return [name for name in inspect.signature(L.Trainer.__init__).parameters if name != "self"]
+
+
+def check_training_config(config: dict) -> dict:
+    """``config`` unchanged when every key is one the packaged training config knows (``trainer``: a
+    ``lightning.Trainer`` argument); else a ValueError naming the key and the nearest valid one."""
+    from . import load_config
+
+    reference = load_config("fit")
+    for key in EXTRA_TOP_LEVEL:
+        reference.setdefault(key, None)
+    for key, value in config.items():
+        if key not in reference:
+            raise _unknown(key, list(reference), "")
+        if key == "trainer":
+            valid = trainer_keys()
+            for name in value or {}:
+                if name not in valid:
+                    raise _unknown(name, valid, "trainer.")
+        elif key not in FREE_SECTIONS:
+            _check(value, reference[key], f"{key}.")
+    return config
