@@ -88,6 +88,8 @@ def predict_structures(args) -> int:
         writer.append_shard([result.record])
         summaries.append(result.summary())
     write_json(out / "summary.json", {"structures": summaries, "failed": failed})
+    if not summaries:  # every structure failed, each said why on its own line: no empty table, no trailer
+        return 1
     warn_mixed_kinds(out, [s["spinful"] for s in summaries], args.spinful)
     print(format_summaries(summaries))
     for s in summaries:

@@ -41,6 +41,9 @@ def read_structures(paths) -> list:
             raise DataError(f"ASE cannot read this structure file ({type(error).__name__}: {error}); give a CIF, "
                             f"POSCAR, extxyz or another format ASE reads", path=path) from None
         frames = frames if isinstance(frames, list) else [frames]
+        if not frames:
+            raise DataError("ASE reads no structure from this file (a CIF without atom sites, an empty file); "
+                            "give a file with a cell and atomic positions", path=path)
         for index, atoms in enumerate(frames):
             label = path.stem if len(frames) == 1 else f"{path.stem}-{index}"
             out.append((label, atoms, path))

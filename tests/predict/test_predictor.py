@@ -57,7 +57,7 @@ def test_a_poscar_of_an_embedded_structure_gives_its_blocks_and_the_test_predict
     assert ShardedDataset(out / "shards").labels == ["AlP"]
 
 
-def test_bad_structures_are_named_before_any_dft(tmp_path, predictor, monkeypatch):
+def test_bad_structures_are_named_before_any_dft(tmp_path, predictor, monkeypatch, capsys):
     monkeypatch.setattr(predictor, "memory_bytes", 16 * 1024 ** 3)  # a 16 GB budget, whatever this machine has
     def refused(atoms, error, match):
         with pytest.raises(error, match=match):
@@ -78,6 +78,18 @@ def test_bad_structures_are_named_before_any_dft(tmp_path, predictor, monkeypatc
     (tmp_path / "garbage.cif").write_text("this is not a crystal\n")
     assert main(["predict", "--ckpt", str(predictor.checkpoints[0]), "--structure", str(tmp_path / "garbage.cif"),
                  "--out", str(tmp_path / "out")]) == 2
+    # a CIF ASE parses into zero structures, and a folder with nothing to read, are errors too, not an empty table
+    (tmp_path / "no_atoms.cif").write_text("data_x\n_cell_length_a 3.0\n")
+    (tmp_path / "empty").mkdir()
+    for path, message in ((tmp_path / "no_atoms.cif", "ASE reads no structure from this file"),
+                          (tmp_path / "empty", "the folder holds no structure file")):
+        capsys.readouterr()
+        assert main(["predict", "--ckpt", str(predictor.checkpoints[0]), "--structure", str(path),
+                     "--out", str(tmp_path / "out2")]) == 2
+        captured = capsys.readouterr()
+        (line,) = captured.err.strip().splitlines()  # one line
+        assert line.startswith(f"nextham: error: [file {path}] {message}")
+        assert captured.out == ""  # no empty table, no trailer
 
 
 def test_an_element_the_model_never_saw_is_predicted_when_its_basis_fits(old_checkpoint):
@@ -144,3 +156,13 @@ def test_the_terminal_says_which_elements_no_training_structure_held(tmp_path, o
     assert "OUT" in captured.out.splitlines()[2]  # the table's row says so too
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())["structures"][0]
     assert summary["in_domain"] is False and summary["domain_reason"] == "Sn in no training structure"
+
+
+def test_when_every_structure_fails_the_error_is_said_once_and_no_empty_table_follows(tmp_path, old_checkpoint, capsys):
+    write(tmp_path / "Mn.cif", bulk("Mn", "fcc", a=3.6))  # no engine rule for Mn
+    assert main(["predict", "--ckpt", str(old_checkpoint), "--structure", str(tmp_path / "Mn.cif"),
+                 "--out", str(tmp_path / "out")]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.count("nextham: error:") == 1 and "element Mn has no engine rule" in captured.err
+    assert captured.out == ""
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["structures"] == []
