@@ -105,9 +105,11 @@ def predict_structures(args) -> int:
 def format_summaries(summaries) -> str:
     """The terminal table: per structure whether it lies in the model's domain (``OUT``: an unseen element
     or an atom unlike the training atoms; the score is the farthest atom's distance, 1 the edge), its gap
-    and band edges, E_F with the mesh it converged on and its last move, and the timings."""
+    and band edges, E_F with the mesh it converged on and its last move, and the time of every stage
+    (H(0)+S, graph, network, eigensolver for E_F, the band path, the DOS) with their total (the export too)."""
     header = (f"{'structure':<24}{'atoms':>6}{'pairs':>7}{'domain':>12}{'gap eV':>8}  {'band edges':<18}{'E_F eV':>9}"
-              f"{'E_F mesh':>10}{'moved meV':>10}{'H(0)+S s':>10}{'graph s':>9}{'network s':>10}{'eigen s':>9}")
+              f"{'E_F mesh':>10}{'moved meV':>10}{'H(0)+S s':>10}{'graph s':>9}{'network s':>10}{'eigen s':>9}"
+              f"{'bands s':>9}{'DOS s':>8}{'total s':>9}")
     lines = [header, "-" * len(header)]
     for s in summaries:
         t = s["timings_s"]
@@ -119,5 +121,6 @@ def format_summaries(summaries) -> str:
         domain = f"{verdict} {s['domain_score']:.2f}" if s.get("domain_score") is not None else verdict
         lines.append(f"{s['label']:<24}{s['atoms']:>6}{s['pairs']:>7}{domain:>12}{s['band_gap_ev']:>8.3f}  {edges:<18}"
                      f"{s['fermi_energy_ev']:>9.3f}{mesh:>10}{moved:>10}{t['h0_and_overlap_s']:>10.2f}{t['graph_s']:>9.3f}"
-                     f"{t['inference_s']:>10.3f}{t['eigensolver_s']:>9.3f}")
+                     f"{t['inference_s']:>10.3f}{t['eigensolver_s']:>9.3f}{t.get('bands_s', math.nan):>9.2f}"
+                     f"{t.get('dos_s', math.nan):>8.2f}{t.get('total_s', math.nan):>9.2f}")
     return "\n".join(lines)

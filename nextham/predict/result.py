@@ -4,6 +4,7 @@ a DeepH-pack folder that DeepH-dock reads as it is (``hamiltonian.h5`` holds Ĥ)
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -77,7 +78,12 @@ class PredictedHamiltonian:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        bands, dos = self.bands(), self.dos()
+        start = time.perf_counter()
+        bands = self.bands()
+        self.timings["bands_s"] = time.perf_counter() - start
+        start = time.perf_counter()
+        dos = self.dos()
+        self.timings["dos_s"] = time.perf_counter() - start
         fermi = self.fermi_energy if math.isfinite(self.fermi_energy) else 0.0
         figure, (axis, side) = plt.subplots(1, 2, figsize=(7.5, 4.5), dpi=110, sharey=True,
                                             gridspec_kw={"width_ratios": [3, 1]})
@@ -136,7 +142,11 @@ class PredictedHamiltonian:
         from ..io.jsonfile import write_json
 
         folder = Path(folder)
+        start = time.perf_counter()
         self.to_deeph(folder, spinful=spinful)
-        self.plot(folder / "bands.png")
+        self.timings["export_s"] = time.perf_counter() - start
+        self.plot(folder / "bands.png")  # times the band path and the DOS
+        stages = [key for key in self.timings if key.endswith("_s") and key != "total_s"]
+        self.timings["total_s"] = sum(self.timings[key] for key in stages)
         write_json(folder / "summary.json", self.summary())
         return folder

@@ -156,6 +156,12 @@ def test_the_terminal_says_which_elements_no_training_structure_held(tmp_path, o
     assert "OUT" in captured.out.splitlines()[2]  # the table's row says so too
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())["structures"][0]
     assert summary["in_domain"] is False and summary["domain_reason"] == "Sn in no training structure"
+    # every stage is timed, the band path and the DOS included, and the total is their sum
+    timings = summary["timings_s"]
+    stages = ("h0_and_overlap_s", "graph_s", "inference_s", "eigensolver_s", "export_s", "bands_s", "dos_s")
+    assert set(timings) == {*stages, "total_s"} and min(timings[k] for k in stages) > 0
+    assert timings["total_s"] == pytest.approx(sum(timings[k] for k in stages))
+    assert "total s" in captured.out.splitlines()[0]
 
 
 def test_when_every_structure_fails_the_error_is_said_once_and_no_empty_table_follows(tmp_path, old_checkpoint, capsys):
