@@ -89,6 +89,12 @@ class BasisSet:
     def for_atomic_number(self, z: int) -> ElementBasis:
         return self[element_symbol(z)]
 
+    def neutral_electrons(self, atomic_numbers) -> float:
+        """Valence electrons of the neutral cell of ``atomic_numbers`` (each element's pseudopotential
+        valence, :attr:`ElementBasis.valence_electrons`); NaN when an element's name does not say it."""
+        counts = [self.for_atomic_number(int(z)).valence_electrons for z in atomic_numbers]
+        return float(sum(counts)) if all(count is not None for count in counts) else float("nan")
+
     def orbital_counts(self, atomic_numbers) -> np.ndarray:
         return np.array([self.for_atomic_number(z).num_orbitals for z in atomic_numbers], dtype=np.int64)
 

@@ -14,6 +14,7 @@ it (what the members learn); validation, test and prediction batches hold every 
 from __future__ import annotations
 
 import math
+import warnings
 from functools import partial
 from pathlib import Path
 
@@ -28,6 +29,17 @@ from .batch import NO_H0_MESSAGE, SPIN_MODES, collate_graphs, record_to_sample
 from ..kspace.populations import mulliken_populations
 from .layout import OrbitalLayout
 from ..io.shards import ShardedDataset
+
+
+def with_neutral_electron_count(record, dataset):
+    """``record`` with the electron count of its neutral cell from the stored valences, for data written
+    without ``num_electrons`` (older shards, imported folders); said once per dataset."""
+    count = dataset.basis.neutral_electrons(record.atomic_numbers)
+    if np.isfinite(count):
+        warnings.warn(f"{dataset.root}: structures without num_electrons get the neutral cell's count from the "
+                      f"pseudopotential valences in the basis", stacklevel=2)
+        record = record.replace(num_electrons=count)
+    return record
 
 
 class ShardStructureDataset(Dataset):
@@ -46,6 +58,8 @@ class ShardStructureDataset(Dataset):
 
     def __getitem__(self, index):
         record = self.dataset.read(self.labels[index])
+        if self.with_populations and not np.isfinite(record.num_electrons):
+            record = with_neutral_electron_count(record, self.dataset)
         if self.with_populations and index not in self.populations:
             self.populations[index] = mulliken_populations(record)
         return record_to_sample(record, self.spinful, self.max_edge_length, self.populations.get(index))

@@ -114,3 +114,27 @@ def test_populations_are_batched_only_for_a_network_that_reads_them(datamodule):
         np.testing.assert_allclose(rows.numpy(), mulliken_populations(record), atol=1e-6)
         assert rows.sum().item() == pytest.approx(record.num_electrons, abs=1e-5)
         atoms += record.num_atoms
+
+
+def test_data_without_an_electron_count_get_the_neutral_cells_from_the_valences(embedded, tmp_path):
+    """Older shards and imported folders may lack num_electrons: a model reading H(0)'s populations
+    derives it from the pseudopotential valences in the basis (the neutral cell), and says so."""
+    import warnings
+
+    from nextham.graph.datamodule import ShardStructureDataset
+    from nextham.io.shards import DatasetWriter, ShardedDataset
+
+    originals = [record for record in embedded if not record.spinful][:2]
+    writer = DatasetWriter(tmp_path / "old", embedded.basis)
+    writer.append_shard([record.replace(num_electrons=None) for record in originals])
+    old = ShardedDataset(tmp_path / "old")
+    assert not np.isfinite(old.read(originals[0].label).num_electrons)
+    samples = ShardStructureDataset(old, [r.label for r in originals], spinful=False, max_edge_length=6.0,
+                                    with_populations=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for index, original in enumerate(originals):
+            samples[index]
+            # the count the engine stored is the neutral cell's, and the populations add up to it
+            assert samples.populations[index].sum() == pytest.approx(original.num_electrons, abs=1e-6)
+    assert any("without num_electrons get the neutral cell's count" in str(w.message) for w in caught)
