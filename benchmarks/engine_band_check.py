@@ -26,7 +26,8 @@ from nextham.configs import load_config
 from nextham.conventions import units
 from nextham.dft.engine_rules import resolve_engine_settings
 from nextham.dft.generate import merge_engine_settings
-from nextham.dft.prototypes import StructureSpec, build_prototype
+from nextham.dft.prototypes import build_prototype
+from nextham.structures import StructureSpec
 from nextham.dft.pyscf_engine import PySCFSettings, compute_structure
 from nextham.record import check_eigenvalues
 

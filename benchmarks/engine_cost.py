@@ -15,7 +15,8 @@ import torch
 
 from nextham.configs import load_config
 from nextham.dft.engine_rules import resolve_engine_settings
-from nextham.dft.prototypes import StructureSpec, build_prototype
+from nextham.dft.prototypes import build_prototype
+from nextham.structures import StructureSpec
 from nextham.dft.pyscf_engine import PySCFSettings, compute_structure, zeroth_step_blocks
 
 SYSTEMS = {"ZnS": (["Zn", "S"], 5.41), "GaAs": (["Ga", "As"], 5.65)}

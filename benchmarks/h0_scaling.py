@@ -47,7 +47,7 @@ def build(system, atoms, builder, device):
     from nextham.configs import load_config
     from nextham.dft.engine_rules import resolve_engine_settings
     from nextham.dft.pyscf_engine import PySCFSettings, zeroth_step_blocks
-    from nextham.predict.structures import structure_spec
+    from nextham.structures import structure_spec
 
     cell = structure(system, atoms)
     engine = dict(resolve_engine_settings(load_config("data/embedded.yaml")["engine"], cell.get_chemical_symbols()),

@@ -40,7 +40,7 @@ def _peak_mb() -> float:
 
 def _scf(atoms, label, settings):
     from nextham.dft.pyscf_engine import PySCFSettings, compute_structure
-    from nextham.predict.structures import structure_spec
+    from nextham.structures import structure_spec
 
     start = time.perf_counter()
     record, _ = compute_structure(structure_spec(atoms, label), PySCFSettings.from_dict(settings))

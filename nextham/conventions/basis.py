@@ -115,3 +115,21 @@ def block_diagonal_over_shells(shells, shell_matrix) -> np.ndarray:
     cache = {}
     return scipy.linalg.block_diag(*[cache.setdefault(l, shell_matrix(l)) for l in shells]) if len(shells) \
         else np.zeros((0, 0))
+
+
+def shell_counts(shells) -> dict:
+    """{l: number of radial functions of angular momentum l}."""
+    counts = {}
+    for l in shells:
+        counts[int(l)] = counts.get(int(l), 0) + 1
+    return counts
+
+
+def slots_for(shell_lists) -> list:
+    """The fewest slots that hold every one of ``shell_lists``: (l, k) for k below the largest count of l
+    (the padded orbital layout's slots, :class:`nextham.graph.layout.OrbitalLayout`)."""
+    max_count = {}
+    for shells in shell_lists:
+        for l, n in shell_counts(shells).items():
+            max_count[l] = max(max_count.get(l, 0), n)
+    return [(l, k) for l in sorted(max_count) for k in range(max_count[l])]

@@ -63,7 +63,7 @@ def structure_specs(config) -> list:
     if order == "breadth":
         specs = sorted(specs, key=lambda spec: spec.metadata.get("variant", 0))  # stable: entries keep their order
     if config.get("structures"):
-        from ..predict.structures import read_structures, structure_spec
+        from ..structures import read_structures, structure_spec
 
         group = str(config.get("structures_group", "in_distribution"))
         for label, atoms, path in read_structures(list(config["structures"])):

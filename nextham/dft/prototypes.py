@@ -4,22 +4,9 @@ Positions and lattices are in Å; lattice vectors are rows.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
-
-@dataclass
-class StructureSpec:
-    """What the DFT engine needs to compute one structure."""
-
-    label: str
-    symbols: list
-    positions: np.ndarray
-    lattice: np.ndarray
-    soc: bool = False
-    metadata: dict = field(default_factory=dict)
-    engine_overrides: dict = field(default_factory=dict)  # per-entry engine settings (e.g. a longer range)
+from ..structures import StructureSpec
 
 
 def _fcc(a):

@@ -30,7 +30,7 @@ from ..kspace.occupation import occupation_facts
 from ..record import HamiltonianRecord, check_eigenvalues, partner_edges
 from . import fourier
 from .atomic_density import atomic_density_blocks, atomic_density_matrix
-from .prototypes import StructureSpec
+from ..structures import StructureSpec
 
 
 BUILDERS = ("realspace", "kspace")
@@ -172,7 +172,7 @@ def family_layout_slots(settings: PySCFSettings, max_l: int = 2) -> list:
     irreps to l = 6 for every element). A model trained with these slots predicts any element that fits."""
     from pyscf.pbc.gto import pseudo
 
-    from ..graph.layout import slots_for
+    from ..conventions.basis import slots_for
 
     shell_lists = []
     for symbol in ELEMENT_SYMBOLS[1:]:

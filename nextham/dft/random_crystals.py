@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .prototypes import StructureSpec
+from ..structures import StructureSpec
 
 MAX_TRIES = 400  # space groups drawn before a formula is given up (most are incompatible with few atoms)
 # PyXtal's own distance tolerances let atoms come to ~half a bond: a crystal is kept only where every

@@ -15,24 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..conventions import BasisSet
+from ..conventions.basis import shell_counts, slots_for
 from ..errors import BasisMismatchError
-
-
-def shell_counts(shells) -> dict:
-    """{l: number of radial functions of angular momentum l}."""
-    counts = {}
-    for l in shells:
-        counts[int(l)] = counts.get(int(l), 0) + 1
-    return counts
-
-
-def slots_for(shell_lists) -> list:
-    """The fewest slots that hold every one of ``shell_lists``: (l, k) for k below the largest count of l."""
-    max_count = {}
-    for shells in shell_lists:
-        for l, n in shell_counts(shells).items():
-            max_count[l] = max(max_count.get(l, 0), n)
-    return [(l, k) for l in sorted(max_count) for k in range(max_count[l])]
 
 
 class OrbitalLayout:

@@ -10,6 +10,6 @@ ensemble, and hand back Ĥ with its bands, DOS, gap, a figure and DeepH-pack fil
 """
 from .predictor import Predictor, predict
 from .result import PredictedHamiltonian
-from .structures import read_structures, structure_spec
+from ..structures import read_structures, structure_spec
 
 __all__ = ["Predictor", "predict", "PredictedHamiltonian", "read_structures", "structure_spec"]

@@ -20,7 +20,7 @@ from ..record import HamiltonianRecord
 from ..evaluate.domain import atom_features, checkpoint_domain
 from ..train.checkpoints import checkpoint_files, load_module, module_dataset_card
 from .result import PredictedHamiltonian
-from .structures import structure_spec
+from ..structures import structure_spec
 
 # peak bytes per padded block entry and graph pair: 116–158 measured with the demo network over the whole
 # graph (benchmarks/inference_scaling.py, 128 and 432 atoms), rounded up

@@ -132,7 +132,7 @@ def test_generate_and_predict_give_a_mixed_cell_the_same_engine_settings(predict
     recipe's structure) and by the Predictor (for a structure file), whose card carries the table."""
     from nextham.dft.engine_rules import packaged_rules
     from nextham.dft.generate import engine_settings_for
-    from nextham.dft.prototypes import StructureSpec
+    from nextham.structures import StructureSpec
     from nextham.dft.pyscf_engine import PySCFSettings
 
     rules = {**packaged_rules(), "Zn": {"ke_cutoff_hartree": 160.0, "pair_cutoff_angstrom": 12.0}}

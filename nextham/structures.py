@@ -1,13 +1,29 @@
-"""Structures users bring: any file ASE reads (CIF, POSCAR/CONTCAR, extxyz, …) or folders of them,
-checked before any DFT work is spent on them (periodic, no overlapping atoms)."""
+"""Structures: what the DFT engine needs to compute one (:class:`StructureSpec`), and the structures
+users bring — any file ASE reads (CIF, POSCAR/CONTCAR, extxyz, …) or folders of them — checked before
+any DFT work is spent on them (periodic, no overlapping atoms). Below both ``dft`` (which generates
+from specs) and ``predict`` (which reads files into them)."""
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..dft.prototypes import StructureSpec
-from ..errors import DataError
+from .errors import DataError
+
+
+@dataclass
+class StructureSpec:
+    """What the DFT engine needs to compute one structure."""
+
+    label: str
+    symbols: list
+    positions: np.ndarray
+    lattice: np.ndarray
+    soc: bool = False
+    metadata: dict = field(default_factory=dict)
+    engine_overrides: dict = field(default_factory=dict)  # per-entry engine settings (e.g. a longer range)
+
 
 MIN_DISTANCE_ANGSTROM = 0.5  # closer atoms are a broken file (duplicated sites, wrong units), not a crystal
 
