@@ -84,7 +84,7 @@ def predict_structures(args) -> int:
             print(f"nextham: error: {error}", file=sys.stderr)
             continue
         result.write(folder, spinful=args.spinful)
-        writer.add_basis(predictor.basis)  # with the elements new to the checkpoint that it has admitted
+        writer.add_basis(result.basis)  # the structure's elements, new ones the checkpoint admitted included
         writer.append_shard([result.record])
         summaries.append(result.summary())
     write_json(out / "summary.json", {"structures": summaries, "failed": failed})

@@ -254,7 +254,10 @@ class Predictor:
         timings["eigensolver_s"] = time.perf_counter() - start
         if atoms is None:
             atoms = Atoms(numbers=record.atomic_numbers, positions=record.positions, cell=record.lattice, pbc=True)
-        return PredictedHamiltonian(predicted, self.basis, atoms.copy(), occupation, timings)
+        # the basis of this structure's elements, admitted new ones included: a value of the result, so a
+        # caller writing it needs nothing of the predictor's state
+        basis = BasisSet({symbol: self.basis[symbol] for symbol in symbols})
+        return PredictedHamiltonian(predicted, basis, atoms.copy(), occupation, timings)
 
     def domain_verdict(self, output, batch) -> dict:
         """Whether the structure of ``batch`` lies in the model's domain (:mod:`nextham.evaluate.domain`):

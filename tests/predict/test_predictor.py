@@ -102,6 +102,7 @@ def test_an_element_the_model_never_saw_is_predicted_when_its_basis_fits(old_che
     assert "Sn" not in predictor.trained_elements
     result = predictor(bulk("Sn", "diamond", a=6.489), "alpha-Sn")
     assert result.summary()["unseen_elements"] == ["Sn"]
+    assert set(result.basis.elements) == {"Sn"} and result.basis["Sn"].shells == predictor.basis["Sn"].shells
     record = result.record
     owner = np.array(record.metadata["member_of_edge"])
     difference = [np.abs(h - h0).max() for h, h0 in zip(record.blocks("hamiltonian"), record.blocks("hamiltonian_0"))]
@@ -162,6 +163,7 @@ def test_the_terminal_says_which_elements_no_training_structure_held(tmp_path, o
     assert set(timings) == {*stages, "total_s"} and min(timings[k] for k in stages) > 0
     assert timings["total_s"] == pytest.approx(sum(timings[k] for k in stages))
     assert "total s" in captured.out.splitlines()[0]
+    assert "Sn" in ShardedDataset(tmp_path / "out" / "shards").basis  # the admitted element's basis, from the result
 
 
 def test_when_every_structure_fails_the_error_is_said_once_and_no_empty_table_follows(tmp_path, old_checkpoint, capsys):
