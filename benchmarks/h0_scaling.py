@@ -12,23 +12,12 @@ Sizes: 2 is the primitive cell, multiples of 8 are n×n×n conventional cubic ce
 from __future__ import annotations
 
 import argparse
-import os
-import resource
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
-SYSTEMS = {"Si": ("Si", "diamond", 5.431), "SiC": ("SiC", "zincblende", 4.359)}
+from common import SI_SIC, in_fresh_process, peak_rss_mb
 
-
-def _threads(count: int):
-    os.environ["OMP_NUM_THREADS"] = str(count)
-    import torch
-    from pyscf import lib
-
-    torch.set_num_threads(count)
-    lib.num_threads(count)
+SYSTEMS = SI_SIC
 
 
 def structure(system: str, atoms: int):
@@ -55,13 +44,8 @@ def build(system, atoms, builder, device):
     start = time.perf_counter()
     record, _ = zeroth_step_blocks(structure_spec(cell, f"{system}-{atoms}"), PySCFSettings.from_dict(engine))
     seconds = time.perf_counter() - start
-    return seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, record.num_edges, \
+    return seconds, peak_rss_mb(), record.num_edges, \
         record.metadata.get("timings", {})
-
-
-def _in_fresh_process(threads, *arguments):
-    with ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=_threads, initargs=(threads,)) as pool:
-        return pool.submit(build, *arguments).result()
 
 
 def main():
@@ -84,10 +68,10 @@ def main():
     limits = dict(zip(args.systems, args.max_atoms + [max(args.sizes)] * len(args.systems)))
     for system in args.systems:
         for atoms in [n for n in args.sizes if n <= limits[system]]:
-            new_s, new_mb, pairs, _ = _in_fresh_process(args.threads, system, atoms, "realspace", args.device)
+            new_s, new_mb, pairs, _ = in_fresh_process(args.threads, build, system, atoms, "realspace", args.device)
             old_s = old_mb = float("nan")
             if atoms <= args.old_max_atoms:
-                old_s, old_mb, _, _ = _in_fresh_process(args.threads, system, atoms, "kspace", "cpu")
+                old_s, old_mb, _, _ = in_fresh_process(args.threads, build, system, atoms, "kspace", "cpu")
             rows.append({"system": system, "atoms": atoms, "new_s": new_s, "old_s": old_s})
             print(f"{system + '-' + str(atoms):<10}{atoms:>6}{pairs:>8}{old_s:>10.1f}{old_mb:>11.0f}{new_s:>13.1f}"
                   f"{new_s / atoms:>8.3f}{new_mb:>9.0f}{old_s / new_s:>9.1f}", flush=True)

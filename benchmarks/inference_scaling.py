@@ -8,18 +8,9 @@ piece and in pieces of --chunk-atoms atoms. Each measurement runs in a fresh pro
 from __future__ import annotations
 
 import argparse
-import os
-import resource
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 
-
-def _threads(count):
-    os.environ["OMP_NUM_THREADS"] = str(count)
-    import torch
-
-    torch.set_num_threads(count)
+from common import in_fresh_process, peak_rss_mb
 
 
 def _measure(checkpoint, label, repeats, chunk_atoms):
@@ -29,11 +20,11 @@ def _measure(checkpoint, label, repeats, chunk_atoms):
 
     record = ShardedDataset(embedded_dataset_path()).read(label).supercell((repeats,) * 3)
     predictor = Predictor(checkpoint, chunk_atoms=chunk_atoms)
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    before = peak_rss_mb()
     start = time.perf_counter()
     result = predictor.correct(record)
     seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    peak = peak_rss_mb()
     graph = sum(1 for owner in result.record.metadata["member_of_edge"] if owner >= 0)
     return {"atoms": record.num_atoms, "pairs": record.num_edges, "graph": graph, "seconds": seconds,
             "timings": result.timings, "peak_mb": peak, "before_mb": before}
@@ -56,9 +47,7 @@ def main():
             atoms = 2 * repeats ** 3
             if (chunk is not None and chunk >= atoms) or (chunk is None and atoms > args.whole_max_atoms):
                 continue
-            with ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=_threads,
-                                     initargs=(args.threads,)) as pool:
-                row = pool.submit(_measure, args.ckpt, args.structure, repeats, chunk).result()
+            row = in_fresh_process(args.threads, _measure, args.ckpt, args.structure, repeats, chunk)
             t = row["timings"]
             print(f"{row['atoms']:>6}{row['pairs']:>9}{row['graph']:>10}{'whole' if chunk is None else chunk:>8}"
                   f"{row['seconds']:>9.1f}{t['graph_s']:>9.1f}{t['inference_s']:>10.1f}{t['eigensolver_s']:>7.1f}"

@@ -24,7 +24,8 @@ from nextham.kspace import gauge_shift
 from nextham.nn.ensemble import range_mask
 from nextham.record import HamiltonianRecord
 
-EV_TO_MEV = 1000.0  # shards hold eV (manifest units)
+from common import EV_TO_MEV
+
 
 
 def member_gauges(truth, predicted, ranges):

@@ -8,14 +8,11 @@ structure (one member, and all four), and the peak resident memory of this proce
 from __future__ import annotations
 
 import argparse
-import resource
 import time
 
 import torch
 
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+from common import peak_rss_mb
 
 
 def main():

@@ -13,29 +13,14 @@ inference, occupation. The Gauge MAE of Ĥ is against that H(T), over every pair
 from __future__ import annotations
 
 import argparse
-import os
-import resource
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 
-SYSTEMS = {"Si": ("Si", "diamond", 5.431), "SiC": ("SiC", "zincblende", 4.359)}
+from common import SI_SIC, in_fresh_process, peak_rss_mb
 
-
-def _threads(count: int):
-    os.environ["OMP_NUM_THREADS"] = str(count)
-    import torch
-    from pyscf import lib
-
-    torch.set_num_threads(count)
-    lib.num_threads(count)
-
-
-def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+SYSTEMS = SI_SIC
 
 
 def _scf(atoms, label, settings):
@@ -44,7 +29,7 @@ def _scf(atoms, label, settings):
 
     start = time.perf_counter()
     record, _ = compute_structure(structure_spec(atoms, label), PySCFSettings.from_dict(settings))
-    return time.perf_counter() - start, _peak_mb(), record
+    return time.perf_counter() - start, peak_rss_mb(), record
 
 
 def _predict(checkpoint, atoms, label, builder):
@@ -54,12 +39,7 @@ def _predict(checkpoint, atoms, label, builder):
     predictor.engine_settings = {**predictor.engine_settings, "builder": builder}
     start = time.perf_counter()
     result = predictor(atoms, label)
-    return time.perf_counter() - start, _peak_mb(), result.record, result.timings
-
-
-def _in_fresh_process(threads, function, *arguments):
-    with ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=_threads, initargs=(threads,)) as pool:
-        return pool.submit(function, *arguments).result()
+    return time.perf_counter() - start, peak_rss_mb(), result.record, result.timings
 
 
 def gauge_mae_mev(predicted, truth) -> float:
@@ -106,14 +86,14 @@ def main():
         for n in args.repeats:
             atoms = bulk(formula, prototype, a=a).repeat((n, n, n))
             label = f"{system}-{len(atoms)}"
-            p_seconds, p_peak, predicted, timings = _in_fresh_process(args.threads, _predict, args.ckpt, atoms, label,
+            p_seconds, p_peak, predicted, timings = in_fresh_process(args.threads, _predict, args.ckpt, atoms, label,
                                                                           args.builder)
             row = {"label": label, "system": system, "atoms": len(atoms), "predict_s": p_seconds, "predict_mb": p_peak,
                    "h0_s": timings["h0_and_overlap_s"], "net_s": timings["inference_s"], "dft_s": float("nan"),
                    "scf_s": float("nan"), "dft_mb": float("nan"), "mae": float("nan"), "h0_mae": float("nan")}
             if len(atoms) <= args.scf_max_atoms:
                 settings = {**settings_of.settings_for(atoms.get_chemical_symbols()).to_dict(), "builder": args.builder}
-                d_seconds, d_peak, truth = _in_fresh_process(args.threads, _scf, atoms, label, settings)
+                d_seconds, d_peak, truth = in_fresh_process(args.threads, _scf, atoms, label, settings)
                 row.update(dft_s=d_seconds, scf_s=truth.metadata["timings"]["scf_s"], dft_mb=d_peak,
                            mae=gauge_mae_mev(predicted, truth),
                            h0_mae=gauge_mae_mev(predicted.replace(hamiltonian=predicted.hamiltonian_0), truth))

@@ -19,7 +19,6 @@ Time to a Hamiltonian (SCF vs prediction) is benchmarks/time_to_hamiltonian.py.
 from __future__ import annotations
 
 import argparse
-import resource
 import tempfile
 import time
 from pathlib import Path
@@ -27,6 +26,9 @@ from pathlib import Path
 import torch
 
 from nextham.configs import load_config
+
+from common import peak_rss_mb
+from nextham.io.shards import EVALUATION_GROUPS as GROUPS
 
 
 ABLATIONS = (
@@ -41,7 +43,6 @@ ABLATIONS = (
     ("no_populations", "without H(0)'s band populations", ["model.network.population_input=false"]),
     ("no_gauge_anchor", "without the gauge anchor (plain R-space L1)", ["loss.terms.rspace_l1.weight=0.0"]),
 )
-GROUPS = ("in_distribution", "new_combination", "held_out_element")
 
 
 def _train_and_test(fit_config, overrides, epochs, root):
@@ -113,7 +114,7 @@ def throughput(args):
     seconds = time.perf_counter() - start
     print(f"\nTraining throughput (fit config {args.config}, {torch.get_num_threads()} threads)")
     print(f"  {structures / seconds:.2f} structures/s ({structures} structures in {seconds:.1f} s), "
-          f"peak resident memory {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+          f"peak resident memory {peak_rss_mb():.0f} MB")
 
 
 def main():

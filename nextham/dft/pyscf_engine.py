@@ -16,7 +16,6 @@ Recipe (units inside PySCF: Hartree, Bohr):
 """
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import asdict, dataclass, field
 

@@ -13,7 +13,6 @@ it (what the members learn); validation, test and prediction batches hold every 
 """
 from __future__ import annotations
 
-import math
 import warnings
 from functools import partial
 from pathlib import Path

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
-import torch
 
 from ..evaluate.plots import band_plot, close
 from ..kspace import monkhorst_pack

@@ -9,7 +9,6 @@ from nextham.errors import BasisMismatchError, MissingBlockError
 from nextham.io.convert import convert
 from nextham.io.deeph import (read_deeph, read_deeph_legacy, write_deeph, write_deeph_legacy)
 from nextham.io.shards import ShardedDataset
-from tests.io.test_shards import assert_records_equal
 
 PHYSICAL = ("atomic_numbers", "positions", "lattice", "orbital_counts", "edge_index", "cell_shifts",
             "hamiltonian_0", "hamiltonian", "overlap", "spinful")

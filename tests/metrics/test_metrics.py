@@ -1,6 +1,5 @@
 """Gauge MAE, band metrics and ghost states; the same numbers from 1 and from 2 DDP processes."""
 import json
-import os
 import socket
 
 import numpy as np

@@ -1,0 +1,35 @@
+"""What the benchmark scripts share: thread counts set in one place, a measurement in a fresh process
+(so one configuration's memory and threads do not leak into the next), peak resident memory, and the
+crystals and units the tables use. The scripts run as ``python benchmarks/<script>.py``, which puts
+this folder on the import path."""
+from __future__ import annotations
+
+import os
+import resource
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+# the scaling benchmarks' crystals: (formula, ASE prototype, a in Å)
+SI_SIC = {"Si": ("Si", "diamond", 5.431), "SiC": ("SiC", "zincblende", 4.359)}
+EV_TO_MEV = 1000.0  # shards hold eV (manifest units)
+
+
+def set_threads(count: int):
+    """OpenMP, torch and PySCF threads of this process."""
+    os.environ["OMP_NUM_THREADS"] = str(count)
+    import torch
+    from pyscf import lib
+
+    torch.set_num_threads(count)
+    lib.num_threads(count)
+
+
+def in_fresh_process(threads: int, function, *arguments):
+    """``function(*arguments)`` in a new spawned process with ``threads`` threads; its result."""
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=set_threads, initargs=(threads,)) as pool:
+        return pool.submit(function, *arguments).result()
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, MB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
