@@ -22,6 +22,23 @@ def _predictions(module, loader):
             yield batch, module(batch)
 
 
+def predicted_record(original: HamiltonianRecord, blocks, member_of_edge, **metadata) -> tuple:
+    """(``original`` with Ĥ in its H(T) slot, Ĥ's occupation): ``blocks`` holds Ĥ for every stored pair in
+    the original's order and representation (the pairs no member predicts hold H(0)'s), ``member_of_edge``
+    the member of each pair (−1: H(0) kept). Its E_F and gap come from Ĥ's own bands and the electron
+    count. The one way a prediction becomes a record, for the test report and for new structures."""
+    if len(blocks) != original.num_edges:
+        raise RuntimeError(f"{original.label}: {len(blocks)} predicted pairs, the structure stores {original.num_edges}")
+    dtype = np.complex128 if original.spinful else np.float64
+    predicted = original.with_hamiltonian(HamiltonianRecord.flatten_blocks(blocks).astype(dtype),
+                                          hamiltonian_0=original.hamiltonian_0.astype(dtype))
+    occupation = predicted.occupation()
+    predicted.fermi_energy = occupation["fermi_energy"]
+    predicted.metadata.update({"prediction": True, **occupation_facts(occupation),
+                               "member_of_edge": [int(m) for m in member_of_edge], **metadata})
+    return predicted, occupation
+
+
 def predicted_records(module, data, split: str):
     """(record with hamiltonian = Ĥ, the original record) for every structure of ``split``.
 
@@ -35,14 +52,7 @@ def predicted_records(module, data, split: str):
         start = 0
         for label, blocks in zip(batch.labels, per_structure):
             original = data.dataset.read(label)
-            if len(blocks) != original.num_edges:
-                raise RuntimeError(f"{label}: the batch holds {len(blocks)} pairs, the dataset {original.num_edges}")
-            flat = HamiltonianRecord.flatten_blocks(blocks)
-            predicted = original.with_hamiltonian(flat.astype(np.complex128 if original.spinful else np.float64))
-            occupation = predicted.occupation()
-            predicted.fermi_energy = occupation["fermi_energy"]
-            predicted.metadata.update({"prediction": True, **occupation_facts(occupation),
-                                       "member_of_edge": owners[start:start + original.num_edges].tolist()})
+            predicted, _ = predicted_record(original, blocks, owners[start:start + len(blocks)])
             start += original.num_edges
             yield predicted, original
 

@@ -13,11 +13,11 @@ from ..conventions import BasisSet, element_symbol, units
 from ..dft.engine_rules import basis_settings, resolve_engine_settings, with_family_rules
 from ..errors import BasisMismatchError, DataError, UnknownElementError
 from ..graph.batch import collate_graphs, record_to_sample, unpad_blocks
-from ..kspace.occupation import occupation_facts
 from ..kspace.populations import mulliken_populations
 from ..graph.layout import OrbitalLayout
 from ..record import HamiltonianRecord
 from ..evaluate.domain import atom_features, checkpoint_domain
+from ..evaluate.predictions import predicted_record
 from ..train.checkpoints import checkpoint_files, load_module, module_dataset_card
 from .result import PredictedHamiltonian
 from ..structures import structure_spec
@@ -234,23 +234,17 @@ class Predictor:
         with torch.no_grad():
             output = self.module.ensemble(batch, chunk_atoms=chunk)
         (blocks,) = unpad_blocks(output["hamiltonian"], batch, self.layout)
-        dtype = np.complex128 if record.spinful else np.float64
-        hamiltonian = [np.asarray(block, dtype=dtype) for block in record.blocks("hamiltonian_0")]
+        hamiltonian = list(record.blocks("hamiltonian_0"))  # the pairs beyond the graph keep H(0)
         for edge, block in zip(inside, blocks):
             hamiltonian[edge] = block
         owner = np.full(record.num_edges, -1, dtype=np.int64)
         owner[inside] = output["member_of_edge"].cpu().numpy()
-        predicted = record.replace(hamiltonian=HamiltonianRecord.flatten_blocks(hamiltonian).astype(dtype),
-                                   hamiltonian_0=record.hamiltonian_0.astype(dtype))
-        predicted.metadata.update({"prediction": True, "checkpoints": self.checkpoints,
-                                   "unseen_elements": self.unseen_elements(symbols),
-                                   "member_of_edge": owner.tolist(), "chunk_atoms": chunk,
-                                   **self.domain_verdict(output, batch)})
+        verdict = self.domain_verdict(output, batch)
         timings["inference_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        occupation = predicted.occupation()
-        predicted.fermi_energy = occupation["fermi_energy"]
-        predicted.metadata.update(occupation_facts(occupation))
+        predicted, occupation = predicted_record(record, hamiltonian, owner, checkpoints=self.checkpoints,
+                                                 unseen_elements=self.unseen_elements(symbols), chunk_atoms=chunk,
+                                                 **verdict)
         timings["eigensolver_s"] = time.perf_counter() - start
         if atoms is None:
             atoms = Atoms(numbers=record.atomic_numbers, positions=record.positions, cell=record.lattice, pbc=True)
