@@ -42,7 +42,8 @@ def test_a_poscar_of_an_embedded_structure_gives_its_blocks_and_the_test_predict
     # the band edges are named and E_F's k-mesh and estimated error recorded
     assert summary["vbm_at"] and summary["cbm_at"] and len(summary["fermi_kmesh"]) == 3
     assert summary["fermi_method"] == "mid-gap" and summary["fermi_error_ev"] < 0.005
-    assert set(summary["timings_s"]) == {"h0_and_overlap_s", "graph_s", "inference_s", "eigensolver_s"}
+    assert set(summary["timings_s"]) == {"h0_and_overlap_s", "graph_s", "inference_s", "eigensolver_s", "export_s",
+                                         "bands_s", "dos_s", "total_s"}
     expected = np.load(FIXTURE / "prediction_val.npz")[label]  # Ĥ of this checkpoint in `nextham test`
     expected_blocks = truth.replace(hamiltonian=expected).blocks("hamiltonian")
     lookup = predicted.edge_lookup()
