@@ -81,7 +81,7 @@ class BlockIrreps(torch.nn.Module):
             self._set_sorted_order()
             return
         # spin vector part: each spatial irrep (l, parity) ⊗ 1e -> irreps; component order (m, k)
-        coupling_rows, vector_irreps = [], []
+        vector_irreps = []
         offset = 0
         blocks = []
         for _, (l, parity) in zip(range(len(spatial_irreps)), spatial_irreps):

@@ -66,7 +66,6 @@ class ElementFunctions:
                 if m == l:
                     block = density_matrix[a:a + 2 * l + 1, b:b + 2 * l + 1]
                     weights[s_, t] = np.mean(np.diag(block)) * (2 * l + 1) / (4 * math.pi)
-        powers = np.array([l for l, *_ in columns])
         sets = [exps for _, exps in sorted(exponent_sets.values(), key=lambda item: item[0])]
 
         def density(r2: torch.Tensor) -> torch.Tensor:
