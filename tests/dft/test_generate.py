@@ -157,6 +157,7 @@ def test_include_library_puts_another_recipes_entries_first(tmp_path):
     assert labels[:2] == ["C-diamond-000", "C-diamond-001"] and len(labels) == 9
 
 
+@pytest.mark.slow  # expands 1,503 structures, 200 of them PyXtal's (about a minute)
 def test_the_broad_benchmark_recipe_holds_what_it_promises():
     """datasets/bench2's recipe: at least 1,500 structures over at least 45 elements, 1-32 atoms, its
     four evaluation groups, held-out elements in no training structure, every structure with a rule."""
