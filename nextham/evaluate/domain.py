@@ -77,7 +77,7 @@ class DomainStatistics:
         worst = int(np.argmax(scores))
         unseen = sorted({s for s in symbols if s not in self.elements})
         if unseen:
-            reason = f"{', '.join(unseen)} in no training structure"
+            reason = unseen_reason(unseen)
         elif scores[worst] > 1.0:
             reason = (f"atom {worst} ({symbols[worst]}) lies {scores[worst]:.1f}x as far from the training atoms "
                       f"as the domain's edge")
@@ -85,6 +85,11 @@ class DomainStatistics:
             reason = ""
         return {"in_domain": not reason, "domain_score": float(scores[worst]) if np.isfinite(scores[worst]) else None,
                 "domain_reason": reason}
+
+
+def unseen_reason(unseen) -> str:
+    """Why a structure holding the elements ``unseen`` (none of them trained on) is out of the domain."""
+    return f"{', '.join(sorted(unseen))} in no training structure"
 
 
 def _distances(values, mean, scale) -> np.ndarray:

@@ -16,7 +16,7 @@ from ..graph.batch import collate_graphs, record_to_sample, unpad_blocks
 from ..kspace.populations import mulliken_populations
 from ..graph.layout import OrbitalLayout
 from ..record import HamiltonianRecord
-from ..evaluate.domain import atom_features, checkpoint_domain
+from ..evaluate.domain import atom_features, checkpoint_domain, unseen_reason
 from ..evaluate.predictions import predicted_record
 from ..train.checkpoints import checkpoint_files, load_module, module_dataset_card
 from .result import PredictedHamiltonian
@@ -261,7 +261,7 @@ class Predictor:
             return self.domain.assess(symbols, features)
         unseen = self.unseen_elements(set(symbols))
         return {"in_domain": False if unseen else None, "domain_score": None,
-                "domain_reason": f"{', '.join(unseen)} in no training structure" if unseen else
+                "domain_reason": unseen_reason(unseen) if unseen else
                 "not calibrated (nextham domain writes the statistics into the checkpoint)"}
 
     def __repr__(self):
