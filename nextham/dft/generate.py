@@ -16,6 +16,7 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from tqdm.auto import tqdm
 
@@ -80,11 +81,12 @@ def structure_specs(config) -> list:
 
 
 def reusable_outcomes(paths, keys) -> dict:
-    """{content key: (record, basis dict)} of the structures ``keys`` asks for that the datasets at
+    """{content key: a loader of (record, basis dict)} of the structures ``keys`` asks for that the datasets at
     ``paths`` already hold under the same content key (same geometry and engine settings): a recipe that
     takes in an earlier dataset (``reuse: [datasets/bench]``) copies them instead of computing them again.
     A structure the dataset lists as failed under the same key comes as that failure (TaskFailed): it
-    would fail again; drop ``reuse`` to try it anyway."""
+    would fail again; drop ``reuse`` to try it anyway. Records are read when their loader is called, one
+    at a time, not all before the first is written."""
     from ..conventions import element_symbol
     from ..io.shards import ShardedDataset
 
@@ -92,11 +94,15 @@ def reusable_outcomes(paths, keys) -> dict:
     for path in paths or []:
         dataset = ShardedDataset(path)
         basis = dataset.basis.to_dict()
+
+        def load(dataset=dataset, basis=basis, label=None):
+            record = dataset.read(label)
+            symbols = {element_symbol(z) for z in record.atomic_numbers.tolist()}
+            return record, {symbol: basis[symbol] for symbol in symbols}
+
         for label, key in dataset.manifest.get("keys", {}).items():
             if key in wanted and key not in found:
-                record = dataset.read(label)
-                symbols = {element_symbol(z) for z in record.atomic_numbers.tolist()}
-                found[key] = (record, {symbol: basis[symbol] for symbol in symbols})
+                found[key] = partial(load, label=label)
         for label, key in dataset.manifest.get("failed_keys", {}).items():
             if key in wanted and key not in found:
                 found[key] = TaskFailed(f"{dataset.manifest['failed'].get(label, 'failed')} (as in {path})")
@@ -236,7 +242,8 @@ def generate_dataset(config, compute=_compute_with_pyscf, progress: bool = True)
             reused = reusable_outcomes(config.get("reuse"), twins)
             for spec in [group[0] for group in twins.values()]:
                 if keys[spec.label] in reused:  # copied from a reused dataset, its failures included
-                    finished(spec, keys[spec.label], reused[keys[spec.label]])
+                    outcome = reused[keys[spec.label]]
+                    finished(spec, keys[spec.label], outcome if isinstance(outcome, BaseException) else outcome())
                     continue
                 outcome = tasks.outcome(keys[spec.label])  # results finished after an earlier driver stopped
                 if outcome is None or isinstance(outcome, BaseException):
