@@ -33,3 +33,15 @@ def in_fresh_process(threads: int, function, *arguments):
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, MB."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def machine() -> str:
+    """The CPU model, its logical CPUs and the memory of this machine, for a table's header."""
+    model = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as info:
+            model = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), model)
+    except OSError:
+        pass
+    memory_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024 ** 3
+    return f"{model}, {os.cpu_count()} CPUs, {memory_gb:.0f} GB"

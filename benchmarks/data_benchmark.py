@@ -46,7 +46,7 @@ def live_generation(count):
 
 
 def read_throughput(dataset, repeats=3):
-    from nextham.graph.datamodule import HamiltonianDataModule
+    from nextham.data.datamodule import HamiltonianDataModule
 
     readers = dataset.shards
     total_bytes = sum(p.stat().st_size for p in dataset.root.glob("*.h5"))
@@ -74,7 +74,7 @@ def read_throughput(dataset, repeats=3):
 
 
 def main():
-    from nextham.datasets import embedded_dataset_path
+    from nextham.assets import embedded_dataset_path
     from nextham.io import ShardedDataset
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

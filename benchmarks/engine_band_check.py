@@ -28,7 +28,8 @@ from nextham.dft.engine_rules import resolve_engine_settings
 from nextham.dft.generate import merge_engine_settings
 from nextham.dft.prototypes import build_prototype
 from nextham.structures import StructureSpec
-from nextham.dft.pyscf_engine import PySCFSettings, compute_structure
+from nextham.dft.engine_settings import PySCFSettings
+from nextham.dft.pyscf_engine import compute_structure
 from nextham.record import check_eigenvalues
 
 LOG = Path(__file__).resolve().parent / "results" / "logs" / "engine_band_check.jsonl"

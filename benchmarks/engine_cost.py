@@ -17,7 +17,9 @@ from nextham.configs import load_config
 from nextham.dft.engine_rules import resolve_engine_settings
 from nextham.dft.prototypes import build_prototype
 from nextham.structures import StructureSpec
-from nextham.dft.pyscf_engine import PySCFSettings, compute_structure, zeroth_step_blocks
+from nextham.dft.engine_settings import PySCFSettings
+from nextham.dft.pyscf_engine import compute_structure, zeroth_step_blocks
+from common import machine
 
 SYSTEMS = {"ZnS": (["Zn", "S"], 5.41), "GaAs": (["Ga", "As"], 5.65)}
 STAGES = ("setup_s", "analytic_s", "free_atoms_s", "atomic_density_s", "pseudo_charge_s", "potential_s",
@@ -39,7 +41,7 @@ def main():
     parser.add_argument("--systems", nargs="*", default=list(SYSTEMS))
     args = parser.parse_args()
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
-    print(f"threads: {torch.get_num_threads()} (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')})")
+    print(f"{machine()}; threads: {torch.get_num_threads()} (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')})")
     header = (f"{'system':<6}{'Ha':>5}{'mesh':>12}{'H0+S s':>8}{'x80':>6}  " + "".join(f"{s[:-2]:>17}" for s in STAGES)
               + f"{'recipe s':>10}{'x80':>6}{'SCF s':>8}{'blocks s':>9}{'E_F s':>7}{'check Ha':>10}")
     print(header + "\n" + "-" * len(header), flush=True)

@@ -22,13 +22,14 @@ import numpy as np
 import torch
 from ase.build import bulk
 
-from nextham.datasets import embedded_dataset_path
+from nextham.assets import embedded_dataset_path
 from nextham.io import ShardedDataset
 from nextham.io.deeph import read_deeph, write_deeph
 from nextham.kspace import DEFAULT_SMEARING_EV, monkhorst_pack, occupation_summary
 from nextham.kspace.tetrahedron import tetrahedron_fermi_level
-from nextham.models import shipped_checkpoint
+from nextham.assets import shipped_checkpoint
 from nextham.predict import Predictor
+from common import machine
 
 DOCK = os.environ.get("NEXTHAM_DOCK", shutil.which("dock"))
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -117,7 +118,7 @@ def dock_fermi(answers: dict, method: str, converged: dict) -> str:
 
 def main():
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
-    print(f"threads: {torch.get_num_threads()}; DeepH-dock: {DOCK or 'not installed'}")
+    print(f"{machine()}; threads: {torch.get_num_threads()}; DeepH-dock: {DOCK or 'not installed'}")
     header = (f"{'structure':<30}{'10 Å mesh':>22}{'converged':>12}{'mesh':>10}{'moved meV':>10}{'s':>6}"
               f"{'  band edges':<26}{'dock tetra':>11}{'dock count':>11}{'dock gap':>9}")
     print(header + "\n" + "-" * len(header))

@@ -15,7 +15,7 @@ import argparse
 import time
 from pathlib import Path
 
-from common import SI_SIC, in_fresh_process, peak_rss_mb
+from common import SI_SIC, in_fresh_process, machine, peak_rss_mb
 
 SYSTEMS = SI_SIC
 
@@ -35,7 +35,8 @@ def structure(system: str, atoms: int):
 def build(system, atoms, builder, device):
     from nextham.configs import load_config
     from nextham.dft.engine_rules import resolve_engine_settings
-    from nextham.dft.pyscf_engine import PySCFSettings, zeroth_step_blocks
+    from nextham.dft.engine_settings import PySCFSettings
+    from nextham.dft.pyscf_engine import zeroth_step_blocks
     from nextham.structures import structure_spec
 
     cell = structure(system, atoms)
@@ -63,7 +64,7 @@ def main():
     rows = []
     header = (f"{'structure':<10}{'atoms':>6}{'pairs':>8}{'k-space s':>10}{'k-space MB':>11}{'real-space s':>13}"
               f"{'s/atom':>8}{'real MB':>9}{'speed-up':>9}")
-    print(f"threads {args.threads}, device {args.device}, embedded recipe (ke_cutoff 80 Ha, pairs to 10.6 Å)\n"
+    print(f"{machine()}; threads {args.threads}, device {args.device}, embedded recipe (ke_cutoff 80 Ha, pairs to 10.6 Å)\n"
           f"{header}\n" + "-" * len(header), flush=True)
     limits = dict(zip(args.systems, args.max_atoms + [max(args.sizes)] * len(args.systems)))
     for system in args.systems:

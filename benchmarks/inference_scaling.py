@@ -14,7 +14,7 @@ from common import in_fresh_process, peak_rss_mb
 
 
 def _measure(checkpoint, label, repeats, chunk_atoms):
-    from nextham.datasets import embedded_dataset_path
+    from nextham.assets import embedded_dataset_path
     from nextham.io import ShardedDataset
     from nextham.predict import Predictor
 

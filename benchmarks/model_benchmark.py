@@ -17,7 +17,7 @@ from common import peak_rss_mb
 
 def main():
     from nextham.configs import CONFIG_ROOT, load_config
-    from nextham.graph.datamodule import HamiltonianDataModule
+    from nextham.data.datamodule import HamiltonianDataModule
     from nextham.nn.ensemble import NextHAMEnsemble
     from nextham.nn.network import count_parameters
 

@@ -23,7 +23,7 @@ def main():
     import torch
 
     from nextham.conventions import units
-    from nextham.datasets import embedded_dataset_path
+    from nextham.assets import embedded_dataset_path
     from nextham.dft.pyscf_engine import compute_structure
     from nextham.io.shards import ShardedDataset, read_manifest
     from test_builder import _recipe, max_difference_mev  # the tests' own comparison

@@ -18,13 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from common import SI_SIC, in_fresh_process, peak_rss_mb
+from common import SI_SIC, in_fresh_process, machine, peak_rss_mb
 
 SYSTEMS = SI_SIC
 
 
 def _scf(atoms, label, settings):
-    from nextham.dft.pyscf_engine import PySCFSettings, compute_structure
+    from nextham.dft.engine_settings import PySCFSettings
+    from nextham.dft.pyscf_engine import compute_structure
     from nextham.structures import structure_spec
 
     start = time.perf_counter()
@@ -79,7 +80,7 @@ def main():
     rows = []
     header = (f"{'structure':<12}{'atoms':>6}{'DFT s':>9}{'(SCF s)':>9}{'DFT MB':>8}{'predict s':>10}{'(H0+S s)':>9}"
               f"{'(net s)':>8}{'pred MB':>8}{'DFT/pred':>9}{'Gauge MAE meV':>14}{'H(0) meV':>9}")
-    print(f"threads {args.threads}, checkpoint {args.ckpt}, builder {args.builder}\n{header}\n" + "-" * len(header),
+    print(f"{machine()}; threads {args.threads}, checkpoint {args.ckpt}, builder {args.builder}\n{header}\n" + "-" * len(header),
           flush=True)
     for system in args.systems:
         formula, prototype, a = SYSTEMS[system]

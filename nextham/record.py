@@ -156,6 +156,25 @@ class HamiltonianRecord:
         return self.replace(hamiltonian_0=None if self.hamiltonian_0 is None else self.hamiltonian_0.astype(hamiltonian_dtype),
                             hamiltonian=self.hamiltonian.astype(hamiltonian_dtype), overlap=self.overlap.astype(real_dtype))
 
+    def rounded(self, hamiltonian_exponent: int, overlap_exponent: int) -> "HamiltonianRecord":
+        """A copy whose H(T), H(0) entries are integer multiples of 2^hamiltonian_exponent eV and S entries
+        of 2^overlap_exponent (real and imaginary parts alike), in the same dtype.
+
+        Storage rounding: a float32 entry below 2^(exponent+24) then has zero low mantissa bits, which
+        gzip removes, while the error (at most half a step) stays below the float32 spacing of the
+        large on-site entries."""
+        def round_to(array, exponent):
+            if array is None:
+                return None
+            step = 2.0 ** int(exponent)
+            array = np.ascontiguousarray(array)
+            parts = array.view(array.real.dtype)  # (re, im) pairs when complex
+            return (np.round(parts.astype(np.float64) / step) * step).astype(parts.dtype).view(array.dtype)
+
+        return self.replace(hamiltonian_0=round_to(self.hamiltonian_0, hamiltonian_exponent),
+                            hamiltonian=round_to(self.hamiltonian, hamiltonian_exponent),
+                            overlap=round_to(self.overlap, overlap_exponent))
+
     def as_spinful(self) -> "HamiltonianRecord":
         """The same data in the spinor basis: H ⊗ I₂ (spin-major blocks), each eigenvalue twice."""
         if self.spinful:

@@ -7,7 +7,7 @@ import numpy as np
 import torch
 
 from .conventions import rotate_block
-from .graph.batch import collate_graphs, record_to_sample
+from .data.batch import collate_graphs, record_to_sample
 from .kspace.populations import mulliken_populations
 
 
@@ -24,7 +24,7 @@ def assert_equivariant(predict, records, layout, rotation, spinful: bool = False
 
     ``predict(batch)`` returns padded blocks (E, P', P') or a dict holding them under ``output``;
     ``records`` are :class:`~nextham.record.HamiltonianRecord` s (use float64 ones: rotating stored
-    float32 blocks loses precision), ``layout`` their :class:`~nextham.graph.layout.OrbitalLayout`,
+    float32 blocks loses precision), ``layout`` their :class:`~nextham.data.layout.OrbitalLayout`,
     ``rotation`` a proper or improper orthogonal matrix. A prediction smaller than ``min_magnitude``
     everywhere is refused: equivariance would hold trivially."""
     def run(structures):

@@ -19,7 +19,7 @@ def float64():
 @pytest.fixture(scope="session")
 def embedded():
     """The real PySCF dataset shipped with the package."""
-    from nextham.datasets import embedded_dataset_path
+    from nextham.assets import embedded_dataset_path
     from nextham.io import ShardedDataset
 
     return ShardedDataset(embedded_dataset_path())

@@ -40,13 +40,16 @@ def run_generate(args):
     summary = generate_dataset(config, progress=not args.no_progress)
     print(f"{summary.written} structures written, {summary.skipped} already present, "
           f"{len(summary.failed)} failed, {summary.seconds:.0f} s -> {summary.output}")
+    if summary.kept_failed:
+        print(f"{summary.kept_failed} structures failed their SCF or band check in an earlier run and were not "
+              f"computed again (retry_failed=true does)")
     for label, reason in summary.failed.items():
         print(f"  failed {label}: {reason}", file=sys.stderr)
     return 1 if summary.failed else 0
 
 
 def run_inspect(args):
-    from ..datasets import embedded_dataset_path
+    from ..assets import embedded_dataset_path
     from ..io.dataset_report import format_summary, inspect_dataset
     from ..io.jsonfile import write_json
 

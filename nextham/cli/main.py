@@ -4,11 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import config_commands, data_commands, predict_commands, train_commands
+from . import config_commands, data_commands, model_commands, predict_commands
 
 COMMANDS = {
     "data": data_commands,
-    "train": train_commands,  # fit, test, bands
+    "model": model_commands,  # fit, test, domain, bands: a model's training and evaluation
     "predict": predict_commands,
     "configs": config_commands,
 }

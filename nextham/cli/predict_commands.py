@@ -7,7 +7,7 @@ import math
 import sys
 from pathlib import Path
 
-from .train_commands import _checkpoints, _common, _config, _data_and_module
+from .model_commands import _checkpoints, _common, _config, _data_and_module
 
 
 def add_parser(subparsers):
@@ -56,7 +56,7 @@ def predict_structures(args) -> int:
     from ..predict import Predictor, read_structures
 
     if not args.ckpt and not args.config:
-        from ..models import shipped_checkpoint
+        from ..assets import shipped_checkpoint
 
         checkpoints = [shipped_checkpoint()]  # the model shipped with the package
     else:

@@ -1,6 +1,7 @@
 """What a training config may hold: the keys of the packaged ``fit.yaml`` and its sections (every
 default is written there), and for ``trainer`` the keyword arguments of ``lightning.Trainer``. A key
-outside them is a one-line error naming it and the nearest valid one, before anything runs."""
+outside them is a one-line error naming it and the nearest valid one, and a value that cannot be what
+its default is (a mapping, a number, a flag) one naming the key, before anything runs."""
 from __future__ import annotations
 
 import difflib
@@ -18,8 +19,27 @@ def _unknown(key, valid, where: str) -> ValueError:
     return ValueError(f"unknown config key {where}{key}{hint}")
 
 
+def _wrong_kind(node, reference, where: str) -> ValueError | None:
+    """An error when ``node`` cannot be what the reference value is (a mapping, a number, a flag)."""
+    name = where.rstrip(".")
+    if isinstance(reference, dict) and not isinstance(node, dict):
+        example = ", ".join(f"{k}: {v}" for k, v in list(reference.items())[:3])
+        return ValueError(f"config key {name} must be a mapping like {{{example}, ...}}, not {node!r}")
+    if isinstance(reference, bool) and not isinstance(node, bool):
+        return ValueError(f"config key {name} must be true or false, not {node!r}")
+    if isinstance(reference, (int, float)) and not isinstance(reference, bool) and \
+            (isinstance(node, (str, bool, dict, list))):
+        return ValueError(f"config key {name} must be a number like {reference}, not {node!r}")
+    return None
+
+
 def _check(node, reference, where: str):
-    if not isinstance(node, dict) or not isinstance(reference, dict):
+    if node is None or reference is None:
+        return
+    error = _wrong_kind(node, reference, where)
+    if error is not None:
+        raise error
+    if not isinstance(node, dict):
         return
     for key, value in node.items():
         if key not in reference:

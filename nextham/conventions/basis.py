@@ -127,7 +127,7 @@ def shell_counts(shells) -> dict:
 
 def slots_for(shell_lists) -> list:
     """The fewest slots that hold every one of ``shell_lists``: (l, k) for k below the largest count of l
-    (the padded orbital layout's slots, :class:`nextham.graph.layout.OrbitalLayout`)."""
+    (the padded orbital layout's slots, :class:`nextham.data.layout.OrbitalLayout`)."""
     max_count = {}
     for shells in shell_lists:
         for l, n in shell_counts(shells).items():

@@ -6,7 +6,14 @@ the output's manifest are skipped and results that finished after the driver sto
 so an interrupted run continues where it stopped; finished structures are flushed into a shard
 (written atomically) even on Ctrl-C. A structure that fails (SCF not converged, eigenvalue check
 failed, unknown element, a worker killed) is listed under ``failed`` in the manifest with the reason,
-is never written, and is tried again by the next run.
+is never written. The next run tries it again when the cause may pass (a worker killed, an error of the
+machine); an SCF that did not converge or a band check that failed is deterministic for its content key,
+so it is kept as failed unless ``retry_failed: true``.
+
+``storage_rounding`` (exponents e) stores H(T), H(0) as multiples of 2^e eV and S of 2^e: float32 + gzip
+then keeps only the significant bits, about 5x smaller for the long-range pairs of metals. The band
+check is repeated on the rounded blocks (finer steps where it no longer passes), so what is written is
+what was checked.
 """
 from __future__ import annotations
 
@@ -20,11 +27,39 @@ from functools import partial
 
 from tqdm.auto import tqdm
 
-from ..conventions import BasisSet
+from ..conventions import BasisSet, units
+from ..errors import ValidationFailedError
 from ..io.shards import DatasetWriter
+from ..record import check_eigenvalues
 from .engine_rules import basis_settings, resolve_engine_settings
 from .prototypes import expand_entry
 from .tasks import TaskFailed, TaskFolder, content_key, run_tasks
+
+
+# failures that a second run of the same content key would repeat
+DETERMINISTIC_FAILURES = (ValidationFailedError.__name__,)
+
+
+def round_for_storage(record, rounding: dict | None, tolerance_hartree: float, refinements=(0, 2, 4, 6)):
+    """``record`` rounded as ``rounding`` ({hamiltonian_exponent, overlap_exponent}, or None: as it is).
+
+    The band check is repeated on the rounded blocks; where they no longer pass (a record whose pair
+    cutoff was chosen at the edge of the tolerance), both exponents are made finer by the steps in
+    ``refinements``, and the record is stored unrounded when none passes: a storage choice never costs
+    a structure. ``metadata["storage_rounding"]`` says what was used."""
+    if not rounding or check_eigenvalues(record) is None:
+        return record
+    tolerance_ev = tolerance_hartree * units.HARTREE_TO_EV
+    for finer in refinements:
+        used = {name: int(rounding[name]) - finer for name in ("hamiltonian_exponent", "overlap_exponent")}
+        rounded = record.rounded(used["hamiltonian_exponent"], used["overlap_exponent"])
+        error = check_eigenvalues(rounded)
+        if error <= tolerance_ev:
+            rounded.metadata.update(storage_rounding=used, eigenvalue_check_ev=float(error))
+            return rounded
+    record = record.replace()
+    record.metadata["storage_rounding"] = None
+    return record
 
 
 @dataclass
@@ -34,6 +69,7 @@ class GenerationSummary:
     failed: dict
     seconds: float
     output: str
+    kept_failed: int = 0  # deterministic failures of earlier runs, not computed again
 
 
 def structure_specs(config) -> list:
@@ -127,7 +163,8 @@ def merge_engine_settings(engine_settings: dict, overrides: dict) -> dict:
 def orbital_layout(engine_settings: dict, max_l: int = 2) -> dict:
     """The manifest's record of the basis family's orbital layout (the slots every model trained on the
     dataset uses, so that it predicts elements of the family it never saw)."""
-    from .pyscf_engine import PySCFSettings, family_layout_slots
+    from .cell import family_layout_slots
+    from .engine_settings import PySCFSettings
 
     settings = PySCFSettings.from_dict(basis_settings(engine_settings))
     slots = family_layout_slots(settings, max_l)
@@ -137,7 +174,8 @@ def orbital_layout(engine_settings: dict, max_l: int = 2) -> dict:
 
 
 def _compute_with_pyscf(spec, engine_settings):
-    from .pyscf_engine import PySCFSettings, compute_structure
+    from .engine_settings import PySCFSettings
+    from .pyscf_engine import compute_structure
 
     record, element_basis = compute_structure(spec, PySCFSettings.from_dict(engine_settings))
     return record, {symbol: basis.to_dict() for symbol, basis in element_basis.items()}
@@ -171,7 +209,8 @@ def generate_dataset(config, compute=_compute_with_pyscf, progress: bool = True)
         config["output"],
         provenance={"generator": "nextham data generate", "engine": "pyscf", "settings": engine_settings,
                     "library": [dict(e) for e in config.get("library") or []],
-                    "structures": [str(p) for p in config.get("structures") or []], "seed": int(config.get("seed", 0))},
+                    "structures": [str(p) for p in config.get("structures") or []], "seed": int(config.get("seed", 0)),
+                    "storage_rounding": config.get("storage_rounding")},
         split_fractions=dict(config.get("split_fractions") or {"train": 0.8, "val": 0.1, "test": 0.1}),
         dtype=engine_settings.get("storage_dtype", "float64"),
         compression=config.get("compression"),
@@ -183,7 +222,11 @@ def generate_dataset(config, compute=_compute_with_pyscf, progress: bool = True)
     writer.forget_failures_except(keys)
     writer.check_keys(keys)
     done = writer.completed_labels
+    kept_failed = set() if config.get("retry_failed", False) else \
+        writer.deterministic_failures(DETERMINISTIC_FAILURES, keys)
+    done |= kept_failed
     pending = [s for s in specs if s.label not in done]
+    rounding = config.get("storage_rounding")
     per_shard = int(config.get("structures_per_shard", 16))
     workers = int(config.get("workers", 1))
     threads = int(config.get("threads_per_worker", 1))
@@ -210,6 +253,8 @@ def generate_dataset(config, compute=_compute_with_pyscf, progress: bool = True)
         record, basis = outcome
         record.metadata["content_key"] = keys[spec.label]
         try:
+            tolerance = settings_of[spec.label].get("eigenvalue_tolerance_hartree", 1e-5)
+            record = round_for_storage(record, rounding, tolerance)
             writer.add_basis(BasisSet.from_dict(basis))
             record.validate(writer.basis)
         except Exception as error:  # a bad record is reported, never written
@@ -268,6 +313,6 @@ def generate_dataset(config, compute=_compute_with_pyscf, progress: bool = True)
     if not failed and len(writer.completed_labels) >= len(specs):
         shutil.rmtree(work, ignore_errors=True)  # submitit logs and task files of a completed run
     return GenerationSummary(
-        written=len(pending) - len(failed), skipped=len(specs) - len(pending), failed=failed,
-        seconds=time.perf_counter() - start, output=str(writer.root),
+        written=len(pending) - len(failed), skipped=len(specs) - len(pending) - len(kept_failed), failed=failed,
+        seconds=time.perf_counter() - start, output=str(writer.root), kept_failed=len(kept_failed),
     )

@@ -117,13 +117,10 @@ def fit_domain(module, loader, quantile: float = QUANTILE) -> DomainStatistics:
     return DomainStatistics.fit({s: np.stack(rows) for s, rows in by_symbol.items()}, quantile)
 
 
-def checkpoint_domain(files) -> DomainStatistics | None:
-    """The domain statistics stored in checkpoint files (the first that holds them), or None."""
-    for file in files:
-        stored = torch.load(file, map_location="cpu", weights_only=False).get(CHECKPOINT_KEY)
-        if stored:
-            return DomainStatistics.from_dict(stored)
-    return None
+def module_domain(module) -> DomainStatistics | None:
+    """The domain statistics a loaded module's checkpoint held (the first of combined ones), or None."""
+    stored = getattr(module, "stored_domain", None)
+    return DomainStatistics.from_dict(stored) if stored else None
 
 
 def store_domain(file, statistics: DomainStatistics):

@@ -8,13 +8,14 @@ from ..kspace import kpath
 from ..metrics import band_spectra
 
 
-def band_plot(predicted, batch, index: int, align_gauge: bool = True, density: int = 40, title: str | None = None):
-    """(figure, label): bands of structure ``index`` of ``batch`` along the default path through the
-    reciprocal cell, DFT H(T) vs ``predicted`` blocks, each structure in its own representation; the
-    one band-plot function of the callbacks, the test report and ``nextham bands``."""
+def band_comparison_figure(predicted, batch, index: int, align_gauge: bool = True, density: int = 40, title: str | None = None):
+    """(figure, label): bands of structure ``index`` of ``batch`` along ASE's automatic path of its cell
+    (:func:`~nextham.kspace.kpath`), DFT H(T) vs ``predicted`` blocks, each structure in its own
+    representation; the band figure of the callbacks, the test report and ``nextham bands``. A
+    prediction's own bands beside its DOS are :meth:`nextham.predict.result.PredictedHamiltonian.plot`."""
     kpoints, distances, ticks, labels = kpath(batch.lattice[index].cpu().numpy(), density=density)
     (spectrum,) = band_spectra(predicted, batch, kpoints, align_gauge=align_gauge, structures=[index])
-    figure = plot_bands(distances, spectrum["true"].cpu().numpy(), spectrum["predicted"].cpu().numpy(),
+    figure = _draw_band_comparison(distances, spectrum["true"].cpu().numpy(), spectrum["predicted"].cpu().numpy(),
                         spectrum["fermi_energy"], ticks, labels, title=title or spectrum["label"],
                         gauge_shift=spectrum["gauge_shift"])
     return figure, spectrum["label"]
@@ -26,7 +27,7 @@ def close(figure):
     plt.close(figure)
 
 
-def plot_bands(distances, true_energies, predicted_energies, fermi_energy, ticks, labels, title="",
+def _draw_band_comparison(distances, true_energies, predicted_energies, fermi_energy, ticks, labels, title="",
                window_ev=(-8.0, 6.0), gauge_shift=None):
     """Matplotlib figure: DFT bands (solid) and predicted bands (dashed), energies relative to E_F.
     ``gauge_shift`` (eV): the μ* already removed from the predicted bands, named in the legend."""

@@ -10,7 +10,7 @@ import torch
 
 from ..io.deeph import warn_mixed_kinds, write_deeph
 from ..io.shards import DatasetWriter
-from ..graph.batch import unpad_blocks
+from ..data.batch import unpad_blocks
 from ..kspace.occupation import occupation_facts
 from ..record import HamiltonianRecord
 

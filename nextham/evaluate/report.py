@@ -13,7 +13,7 @@ from ..io.shards import EVALUATION_GROUPS
 from ..kspace import monkhorst_pack
 from ..metrics import BandMetrics, GaugeMAE
 from .domain import atom_features, flag_table
-from .plots import band_plot, close, parity_plot
+from .plots import band_comparison_figure, close, parity_plot
 from .predictions import save_predictions
 
 
@@ -67,7 +67,7 @@ def run_test(module, data, kspace: dict, output, split: str = "test", band_plots
             parity_predicted.append(predicted[mask].real.cpu().numpy())
             parity_baseline.append(batch.hamiltonian_0[mask].real.cpu().numpy())
             for index in range(min(batch.num_structures, band_plots - plotted)):
-                figure, label = band_plot(predicted, batch, index, align_gauge=kspace["align_gauge"])
+                figure, label = band_comparison_figure(predicted, batch, index, align_gauge=kspace["align_gauge"])
                 figure.savefig(output / f"bands_{label}.png")
                 close(figure)
                 plotted += 1

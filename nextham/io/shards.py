@@ -414,6 +414,13 @@ class DatasetWriter:
         if "failed_keys" in self.manifest:
             self.manifest["failed_keys"] = {k: v for k, v in self.manifest["failed_keys"].items() if k in wanted}
 
+    def deterministic_failures(self, kinds, keys: dict) -> set:
+        """Labels whose recorded failure is of one of ``kinds`` (exception names the reason starts with)
+        and was computed under the same content key as ``keys`` now gives."""
+        recorded = self.manifest.get("failed_keys", {})
+        return {label for label, reason in self.manifest["failed"].items()
+                if reason.startswith(tuple(kinds)) and label in keys and recorded.get(label) == keys[label]}
+
     def record_failure(self, label: str, reason: str, key: str | None = None):
         """``label`` failed for ``reason``; ``key``, its content key, lets a recipe that reuses this
         dataset take the failure as it is instead of computing the structure again."""

@@ -12,13 +12,23 @@ DEFAULT_PATH = (("Γ", (0.0, 0.0, 0.0)), ("½00", (0.5, 0.0, 0.0)), ("½½0", (0
                 ("½½½", (0.5, 0.5, 0.5)))
 
 
-def kpath(lattice, points=DEFAULT_PATH, density: int = 40):
-    """Fractional k-points along ``points`` (label, fractional k) with about ``density`` points per Å⁻¹
-    segment length; returns (kpoints (K,3), distances (K,), tick positions, tick labels)."""
+def kpath(lattice, segments=None, density: int = 40):
+    """Fractional k-points along ``segments`` (default: :func:`high_symmetry_segments`, ASE's automatic
+    path of the cell, the one path convention of plots, ``K_PATH`` and the gap search) with about
+    ``density`` points per Å⁻¹ of segment length. A jump between two runs of the path ("K|U") adds no
+    length. Returns (kpoints (K,3), distances (K,), tick positions, tick labels); Γ is labelled "Γ"."""
     reciprocal = 2 * np.pi * np.linalg.inv(np.asarray(lattice, dtype=np.float64)).T
-    kpoints, distances, ticks, labels, travelled = [], [], [0.0], [points[0][0]], 0.0
-    for (_, start), (label, end) in zip(points[:-1], points[1:]):
-        start, end = np.asarray(start), np.asarray(end)
+    segments = high_symmetry_segments(lattice) if segments is None else segments
+    name = lambda label: "Γ" if label == "G" else label
+    kpoints, distances, ticks, labels, travelled = [], [], [], [], 0.0
+    for index, (label_a, start, label_b, end) in enumerate(segments):
+        start, end = np.asarray(start, dtype=np.float64), np.asarray(end, dtype=np.float64)
+        if index == 0:
+            ticks, labels = [0.0], [name(label_a)]
+        elif labels[-1] != name(label_a):  # a new run of the path starts elsewhere
+            kpoints.append(np.asarray(segments[index - 1][3], dtype=np.float64))
+            distances.append(travelled)
+            labels[-1] = f"{labels[-1]}|{name(label_a)}"
         length = np.linalg.norm((end - start) @ reciprocal)
         count = max(2, int(np.ceil(length * density)))
         for t in np.linspace(0.0, 1.0, count, endpoint=False):
@@ -26,8 +36,8 @@ def kpath(lattice, points=DEFAULT_PATH, density: int = 40):
             distances.append(travelled + t * length)
         travelled += length
         ticks.append(travelled)
-        labels.append(label)
-    kpoints.append(np.asarray(points[-1][1]))
+        labels.append(name(label_b))
+    kpoints.append(np.asarray(segments[-1][3], dtype=np.float64))
     distances.append(travelled)
     return torch.as_tensor(np.array(kpoints)), np.array(distances), ticks, labels
 

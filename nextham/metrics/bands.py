@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torchmetrics import Metric
 
-from ..graph.batch import structure_blocks
+from ..data.batch import structure_blocks
 from ..kspace import bloch_sum, gauge_shift, generalized_eigh
 
 

@@ -13,7 +13,7 @@ import torch
 from torchmetrics import Metric
 
 from ..conventions import element_symbol, spin_block_slices
-from ..graph.batch import structure_blocks
+from ..data.batch import structure_blocks
 from ..kspace import gauge_shift
 
 SPIN_BLOCKS = ("up_up", "up_down", "down_up", "down_down", "spinless")

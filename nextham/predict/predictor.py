@@ -12,11 +12,11 @@ import torch
 from ..conventions import BasisSet, element_symbol, units
 from ..dft.engine_rules import basis_settings, resolve_engine_settings, with_family_rules
 from ..errors import BasisMismatchError, DataError, UnknownElementError
-from ..graph.batch import collate_graphs, record_to_sample, unpad_blocks
+from ..data.batch import collate_graphs, record_to_sample, unpad_blocks
 from ..kspace.populations import mulliken_populations
-from ..graph.layout import OrbitalLayout
+from ..data.layout import OrbitalLayout
 from ..record import HamiltonianRecord
-from ..evaluate.domain import atom_features, checkpoint_domain, unseen_reason
+from ..evaluate.domain import atom_features, module_domain, unseen_reason
 from ..evaluate.predictions import predicted_record
 from ..train.checkpoints import checkpoint_files, load_module, module_dataset_card
 from .result import PredictedHamiltonian
@@ -42,21 +42,26 @@ def available_memory_bytes() -> int:
 class Predictor:
     """A trained model ready for new structures.
 
-    ``checkpoints``: files or run directories (members trained separately combine). ``device``: "cpu",
+    ``checkpoints``: files or run directories (members trained separately combine); None, the model
+    shipped with the package. ``device``: "cpu",
     "cuda" or a torch device. ``memory_gb``: refuse structures whose estimated peak memory exceeds it
     (default 80 % of the memory available now). ``engine_settings``: override the settings the
     checkpoint carries (e.g. for a checkpoint of imported data, which carries none). ``chunk_atoms``:
     run the network on pieces of that many atoms (plus their receptive halo); by default pieces are
     used only when the whole graph would not fit half the memory budget."""
 
-    def __init__(self, checkpoints, device="cpu", memory_gb: float | None = None, engine_settings: dict | None = None,
+    def __init__(self, checkpoints=None, device="cpu", memory_gb: float | None = None, engine_settings: dict | None = None,
                  chunk_atoms: int | None = None):
-        from ..dft.pyscf_engine import PySCFSettings
+        from ..dft.engine_settings import PySCFSettings
 
+        if checkpoints is None:
+            from ..assets import shipped_checkpoint
+
+            checkpoints = shipped_checkpoint()
         files = checkpoint_files([checkpoints] if isinstance(checkpoints, (str, os.PathLike)) else checkpoints)
         self.checkpoints = [str(f) for f in files]
         self.module = load_module(files)
-        self.domain = checkpoint_domain(files)  # None for a checkpoint `nextham domain` has not calibrated
+        self.domain = module_domain(self.module)  # None for a checkpoint `nextham domain` has not calibrated
         self.card = module_dataset_card(self.module, files[0])
         settings = engine_settings or self.card.get("engine_settings")
         self.engine_overrides = [] if engine_settings else list(self.card.get("engine_overrides") or [])
@@ -84,7 +89,7 @@ class Predictor:
         without a rule is an error naming it), with the per-entry overrides of every library entry made
         of a subset of them."""
         from ..dft.generate import merge_engine_settings
-        from ..dft.pyscf_engine import PySCFSettings
+        from ..dft.engine_settings import PySCFSettings
 
         soc = bool(set(symbols)) and set(symbols) <= self._soc_elements()
         merged = resolve_engine_settings(self.engine_settings, symbols, path, structure, soc=soc)
@@ -125,7 +130,8 @@ class Predictor:
     def _admit_unseen(self, unseen, symbols, path, label):
         """Elements the model was not trained on are predicted when the engine's basis for them fits the
         checkpoint's orbital layout (that of the basis family); their structures are reported as such."""
-        from ..dft.pyscf_engine import PySCFSettings, element_basis
+        from ..dft.engine_settings import PySCFSettings
+        from ..dft.cell import element_basis
 
         if not unseen:
             return
@@ -161,7 +167,7 @@ class Predictor:
         return max(1, int(num_atoms * 0.25 * self.memory_bytes / network_bytes))
 
     def _ft_points(self, spec) -> int:
-        from ..dft.pyscf_engine import kpoint_meshes
+        from ..dft.cell import kpoint_meshes
 
         _, dense = kpoint_meshes(spec.lattice, self.settings_for(spec.symbols))
         return int(np.prod(dense))

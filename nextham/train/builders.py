@@ -7,7 +7,7 @@ from pathlib import Path
 
 import lightning as L
 
-from ..graph.datamodule import HamiltonianDataModule
+from ..data.datamodule import HamiltonianDataModule
 from .callbacks import KSpaceValidationCallback
 from .module import NextHAMModule
 from .output_units import with_member_output_units

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import lightning as L
 
-from ..evaluate.plots import band_plot, close
+from ..evaluate.plots import band_comparison_figure, close
 from ..kspace import monkhorst_pack
 from ..metrics import BandMetrics
 
@@ -52,7 +52,7 @@ class KSpaceValidationCallback(L.Callback):
             self.write_band_plot(trainer, *self._figure_source)
 
     def write_band_plot(self, trainer, predicted, batch):
-        figure, label = band_plot(predicted, batch, 0, align_gauge=self.align_gauge, density=self.path_density,
+        figure, label = band_comparison_figure(predicted, batch, 0, align_gauge=self.align_gauge, density=self.path_density,
                                   title=f"{batch.labels[0]} — epoch {trainer.current_epoch}")
         folder = self._plot_folder or Path(trainer.default_root_dir) / "bands"
         folder.mkdir(parents=True, exist_ok=True)

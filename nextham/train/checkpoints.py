@@ -64,6 +64,7 @@ def load_module(checkpoints) -> NextHAMModule:
     combined = NextHAMModule(**{**modules[0].hparams, "members_to_train": list(members)})
     for member in combined.ensemble.members:
         member.load_state_dict(members[member.name].state_dict())
+    combined.stored_domain = next((m.stored_domain for m in modules if m.stored_domain), None)
     return combined.eval()
 
 
@@ -95,7 +96,7 @@ def module_dataset_card(module: NextHAMModule, checkpoint) -> dict:
         return dict(card)
     import torch
 
-    from ..datasets import embedded_dataset_path
+    from ..assets import embedded_dataset_path
     from ..io.shards import ShardedDataset
 
     hyper = torch.load(checkpoint_files([checkpoint])[0], map_location="cpu", weights_only=False).get(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import lightning as L
 import torch
 
+from ..evaluate.domain import CHECKPOINT_KEY as DOMAIN_CHECKPOINT_KEY
 from ..losses import CompositeLoss
 from ..metrics import GaugeMAE
 from ..nn.ensemble import NextHAMEnsemble
@@ -41,6 +42,10 @@ class NextHAMModule(L.LightningModule):
         names = [m.name for m in self.ensemble.members]
         self.val_gauge = GaugeMAE(member_names=names)
         self.test_gauge = GaugeMAE(member_names=names)
+        self.stored_domain = None  # the domain statistics `nextham domain` wrote into the checkpoint
+
+    def on_load_checkpoint(self, checkpoint):
+        self.stored_domain = checkpoint.get(DOMAIN_CHECKPOINT_KEY)
 
     @property
     def member_names(self):

@@ -5,8 +5,8 @@ import pytest
 
 from nextham.configs import CONFIG_ROOT, load_config
 from nextham.dft.engine_rules import packaged_rules, resolve_engine_settings
-from nextham.graph.datamodule import HamiltonianDataModule
-from nextham.dft.pyscf_engine import PySCFSettings
+from nextham.data.datamodule import HamiltonianDataModule
+from nextham.dft.engine_settings import PySCFSettings
 
 
 def test_datamodule_defaults_are_the_config():

@@ -18,6 +18,10 @@ def test_the_packaged_training_configs_pass(name):
     ("model.network.num_layer=3", "unknown config key model.network.num_layer; did you mean model.network.num_layers?"),
     ("callbacks.kspace.kmseh=[2,2,2]", "unknown config key callbacks.kspace.kmseh; did you mean callbacks.kspace.kmesh?"),
     ("outptu=runs/x", "unknown config key outptu; did you mean output?"),
+    ("model.network.hidden_multiplicities=banana",
+     "config key model.network.hidden_multiplicities must be a mapping like {0: 16, 1: 8, 2: 4, ...}, not 'banana'"),
+    ("optimizer.lr=fast", "config key optimizer.lr must be a number like 0.003, not 'fast'"),
+    ("callbacks.kspace.plot=maybe", "config key callbacks.kspace.plot must be true or false, not 'maybe'"),
 ])
 def test_a_typo_stops_the_command_before_anything_runs(tmp_path, capsys, override, message):
     assert main(["fit", "--config", "fit", f"output={tmp_path / 'run'}", override]) == 2

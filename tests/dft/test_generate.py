@@ -8,6 +8,7 @@ import pytest
 from nextham.errors import DataError, ValidationFailedError
 from nextham.dft.generate import generate_dataset, structure_specs
 from nextham.io.shards import ShardedDataset, read_manifest
+from nextham.record import check_eigenvalues
 
 
 def _config(tmp_path, per_shard=2):
@@ -25,8 +26,9 @@ class EmbeddedEngine:
     """Stands in for PySCF by handing back the real records shipped with the package (same labels,
     same recipe), so these tests exercise the bookkeeping without minutes of DFT."""
 
-    def __init__(self, embedded, interrupt_at=None, fail=()):
+    def __init__(self, embedded, interrupt_at=None, fail=(), crash=()):
         self.embedded, self.interrupt_at, self.fail, self.calls = embedded, interrupt_at, set(fail), []
+        self.crash = set(crash)  # these raise an error of the machine, not of the physics
 
     def __call__(self, spec, settings):
         self.calls.append(spec.label)
@@ -34,6 +36,8 @@ class EmbeddedEngine:
             raise KeyboardInterrupt
         if spec.label in self.fail:
             raise ValidationFailedError("eigenvalues differ by 3e-4 Ha", structure=spec.label)
+        if spec.label in self.crash:
+            raise MemoryError("out of memory")
         record = self.embedded.read(spec.label)
         return record, self.embedded.basis.to_dict()
 
@@ -100,16 +104,54 @@ def test_interruption_keeps_finished_structures_and_resume_completes(tmp_path, e
 
 def test_failed_structures_are_reported_not_written(tmp_path, embedded):
     config = _config(tmp_path, per_shard=10)
-    bad = "Ge-diamond-001"
-    summary = generate_dataset(config, compute=EmbeddedEngine(embedded, fail={bad}), progress=False)
-    assert list(summary.failed) == [bad] and summary.written == 6
+    bad, crashed = "Ge-diamond-001", "Si-diamond-002"
+    summary = generate_dataset(config, compute=EmbeddedEngine(embedded, fail={bad}, crash={crashed}), progress=False)
+    assert sorted(summary.failed) == sorted([bad, crashed]) and summary.written == 5
     manifest = read_manifest(tmp_path / "out")
-    assert "eigenvalues differ" in manifest["failed"][bad]
-    assert bad not in ShardedDataset(tmp_path / "out").labels
-    # a later run retries it and clears the failure once it succeeds
-    generate_dataset(config, compute=EmbeddedEngine(embedded), progress=False)
-    assert read_manifest(tmp_path / "out")["failed"] == {}
+    assert "eigenvalues differ" in manifest["failed"][bad] and "out of memory" in manifest["failed"][crashed]
+    assert not {bad, crashed} & set(ShardedDataset(tmp_path / "out").labels)
+    # a later run computes again what the machine broke, not what the physics refused (same content key)
+    engine = EmbeddedEngine(embedded)
+    summary = generate_dataset(config, compute=engine, progress=False)
+    assert engine.calls == [crashed] and summary.kept_failed == 1 and summary.skipped == 5
+    assert list(read_manifest(tmp_path / "out")["failed"]) == [bad]
+    # unless asked to; success clears the failure
+    engine = EmbeddedEngine(embedded)
+    generate_dataset({**config, "retry_failed": True}, compute=engine, progress=False)
+    assert engine.calls == [bad] and read_manifest(tmp_path / "out")["failed"] == {}
     assert bad in ShardedDataset(tmp_path / "out").labels
+
+
+def test_storage_rounding_keeps_the_significant_bits_and_the_band_check(tmp_path, embedded):
+    """Blocks are stored as multiples of the step the metadata names, within half a step of the engine's,
+    and pass the band check; where the recipe's step would move the bands, a finer one (or none) is
+    used, so no structure is lost to storage."""
+    tolerance_ev = 1e-5 * 27.211386245988
+    for name, asked in (("fine", (-20, -24)), ("coarse", (-2, -4))):
+        rounding = {"hamiltonian_exponent": asked[0], "overlap_exponent": asked[1]}
+        config = {**_config(tmp_path, per_shard=10), "compression": "gzip", "storage_rounding": rounding,
+                  "output": str(tmp_path / name)}
+        summary = generate_dataset(config, compute=EmbeddedEngine(embedded), progress=False)
+        assert summary.written == 7 and not summary.failed
+        used = []
+        for stored in ShardedDataset(tmp_path / name):
+            used.append(stored.metadata["storage_rounding"])
+            assert check_eigenvalues(stored) <= tolerance_ev
+            assert stored.metadata["eigenvalue_check_ev"] == pytest.approx(check_eigenvalues(stored), abs=1e-9)
+            original = embedded.read(stored.label)
+            if used[-1] is None:
+                np.testing.assert_array_equal(stored.hamiltonian, original.hamiltonian)
+                continue
+            assert used[-1]["hamiltonian_exponent"] <= asked[0]
+            for kind, key in (("hamiltonian", "hamiltonian_exponent"), ("hamiltonian_0", "hamiltonian_exponent"),
+                              ("overlap", "overlap_exponent")):
+                values, step = getattr(stored, kind).astype(np.float64), 2.0 ** used[-1][key]
+                np.testing.assert_array_equal(values, np.round(values / step) * step)
+                assert np.abs(values - getattr(original, kind)).max() <= step / 2 + 1e-7
+        if name == "fine":
+            assert rounding in used  # the recipe's step where the bands allow it
+        else:
+            assert rounding not in used
 
 
 def test_a_reused_dataset_is_copied_by_content_key_failures_included(tmp_path, embedded):
@@ -157,7 +199,7 @@ def test_include_library_puts_another_recipes_entries_first(tmp_path):
     assert labels[:2] == ["C-diamond-000", "C-diamond-001"] and len(labels) == 9
 
 
-@pytest.mark.slow  # expands 1,503 structures, 200 of them PyXtal's (about a minute)
+@pytest.mark.slow  # expands 1,502 structures, 200 of them PyXtal's (about a minute)
 def test_the_broad_benchmark_recipe_holds_what_it_promises():
     """datasets/bench2's recipe: at least 1,500 structures over at least 45 elements, 1-32 atoms, its
     four evaluation groups, held-out elements in no training structure, every structure with a rule."""
@@ -191,7 +233,7 @@ def embedded_compute(spec, settings):
     import signal
     from pathlib import Path
 
-    from nextham.datasets import embedded_dataset_path
+    from nextham.assets import embedded_dataset_path
 
     calls = os.environ["NEXTHAM_TEST_CALLS"]
     with open(calls, "a") as log:

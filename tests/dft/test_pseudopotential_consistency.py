@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 from ase.build import bulk
 
-from nextham.dft.pyscf_engine import PySCFSettings, build_cell, gth_core_hamiltonian
+from nextham.dft.engine_settings import PySCFSettings
+
+from nextham.dft.cell import build_cell
+
+from nextham.dft.operators import gth_core_hamiltonian
 from nextham.dft.realspace.potential import pseudo_charge_density
 from nextham.predict import structure_spec
 

@@ -6,7 +6,9 @@ from nextham.conventions import units
 from nextham.conventions import convert_block
 from nextham.errors import UnknownElementError, ValidationFailedError
 from nextham.dft.prototypes import expand_entry
-from nextham.dft.pyscf_engine import PySCFSettings, build_cell, compute_structure
+from nextham.dft.engine_settings import PySCFSettings
+from nextham.dft.cell import build_cell
+from nextham.dft.pyscf_engine import compute_structure
 from nextham.record import check_eigenvalues
 
 FAST = dict(ke_cutoff_hartree=40.0, scf_kmesh_length_angstrom=6.0, ft_range_angstrom=12.5,

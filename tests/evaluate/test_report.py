@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from nextham.graph.datamodule import HamiltonianDataModule
+from nextham.data.datamodule import HamiltonianDataModule
 from nextham.io.deeph import read_deeph, write_deeph
 from nextham.io.shards import ShardedDataset
 from nextham.metrics import BandMetrics, GaugeMAE

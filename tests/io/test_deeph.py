@@ -121,7 +121,7 @@ def _without_h0(tmp_path, record, basis, fermi=None):
 
 def test_deeph_data_without_h0_imports_for_evaluation_and_training_says_what_is_missing(tmp_path, embedded):
     from nextham.errors import DataError
-    from nextham.graph.datamodule import HamiltonianDataModule
+    from nextham.data.datamodule import HamiltonianDataModule
     from nextham.io.dataset_report import format_summary, inspect_dataset
 
     records = [embedded.read(label) for label in ("Si-diamond-000", "CsI-cesium_chloride-000")]

@@ -64,7 +64,8 @@ def gold():
 
     from nextham.configs import load_config
     from nextham.dft.engine_rules import resolve_engine_settings
-    from nextham.dft.pyscf_engine import PySCFSettings, zeroth_step_blocks
+    from nextham.dft.engine_settings import PySCFSettings
+    from nextham.dft.pyscf_engine import zeroth_step_blocks
     from nextham.predict import structure_spec
 
     engine = resolve_engine_settings(load_config("data/bench.yaml")["engine"], ())  # the section, without the table

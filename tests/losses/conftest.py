@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from nextham.graph.batch import collate_graphs, record_to_sample
-from nextham.graph.layout import OrbitalLayout
+from nextham.data.batch import collate_graphs, record_to_sample
+from nextham.data.layout import OrbitalLayout
 from nextham.nn.tracegrad import trace_targets
 
 

@@ -7,9 +7,9 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from nextham.graph.batch import collate_graphs, record_to_sample
+from nextham.data.batch import collate_graphs, record_to_sample
 from tests.reference import gauge_mae, spinor_overlap_blocks
-from nextham.graph.layout import OrbitalLayout
+from nextham.data.layout import OrbitalLayout
 from nextham.record import HamiltonianRecord
 from nextham.kspace import monkhorst_pack
 from nextham.metrics import BandMetrics, GaugeMAE
@@ -125,7 +125,7 @@ def _metric_values(group):
 def _ddp_worker(rank, world_size, port, output):
     import torch.distributed as dist
 
-    from nextham.datasets import embedded_dataset_path
+    from nextham.assets import embedded_dataset_path
     from nextham.io import ShardedDataset
 
     torch.set_default_dtype(torch.float64)

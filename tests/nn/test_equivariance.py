@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from nextham.errors import DataError
-from nextham.graph.batch import collate_graphs, record_to_sample
-from nextham.graph.layout import OrbitalLayout
+from nextham.data.batch import collate_graphs, record_to_sample
+from nextham.data.layout import OrbitalLayout
 from nextham.kspace.populations import mulliken_populations
 from nextham.nn.network import NextHAMNet
 from nextham.testing import assert_equivariant

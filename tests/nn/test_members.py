@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nextham.configs import CONFIG_ROOT, load_config
-from nextham.graph.datamodule import HamiltonianDataModule
+from nextham.data.datamodule import HamiltonianDataModule
 from nextham.nn.ensemble import DistanceRangeMember, NextHAMEnsemble
 from nextham.train.module import NextHAMModule
 
@@ -85,7 +85,7 @@ def test_evaluation_batches_hold_every_pair_and_pairs_beyond_the_graph_keep_h0(d
     answer inside the graph is the one the graph-only (training) batch gets."""
     label = data.dataset.split_labels("val")[0]
     record = data.dataset.read(label)
-    from nextham.graph.batch import collate_graphs, record_to_sample
+    from nextham.data.batch import collate_graphs, record_to_sample
 
     full = collate_graphs([record_to_sample(record, data.spinful)], data.layout, data.spinful, data.dtype,
                           graph_cutoff=6.0)
@@ -107,8 +107,8 @@ def test_evaluation_batches_hold_every_pair_and_pairs_beyond_the_graph_keep_h0(d
 
 def test_the_ensemble_in_pieces_gives_the_whole_graphs_answer(embedded, float64):
     """Two transformer blocks (the halo matters), a 16-atom supercell, pieces of 3 atoms."""
-    from nextham.graph.batch import collate_graphs, record_to_sample
-    from nextham.graph.layout import OrbitalLayout
+    from nextham.data.batch import collate_graphs, record_to_sample
+    from nextham.data.layout import OrbitalLayout
 
     layout = OrbitalLayout(embedded.basis)
     config = load_config(CONFIG_ROOT / "model" / "nextham.yaml")
@@ -128,8 +128,8 @@ def test_the_ensemble_in_pieces_gives_the_whole_graphs_answer(embedded, float64)
 def test_a_member_decodes_its_range_alone_with_the_whole_graphs_answer(embedded, float64, num_layers):
     """The last block updates no node, so a member runs it and the decoder on its own edges only: ΔĤ
     and the traces on the range equal those of the network run on every edge, zero elsewhere."""
-    from nextham.graph.batch import collate_graphs, record_to_sample
-    from nextham.graph.layout import OrbitalLayout
+    from nextham.data.batch import collate_graphs, record_to_sample
+    from nextham.data.layout import OrbitalLayout
 
     layout = OrbitalLayout(embedded.basis)
     torch.manual_seed(0)

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from nextham.graph.batch import collate_graphs, record_to_sample
-from nextham.graph.layout import OrbitalLayout
+from nextham.data.batch import collate_graphs, record_to_sample
+from nextham.data.layout import OrbitalLayout
 from nextham.conventions import spin_diagonal
 from nextham.kspace import bloch_sum, generalized_eigh
 from nextham.nn.network import NextHAMNet

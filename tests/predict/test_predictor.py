@@ -135,7 +135,7 @@ def test_generate_and_predict_give_a_mixed_cell_the_same_engine_settings(predict
     from nextham.dft.engine_rules import packaged_rules
     from nextham.dft.generate import engine_settings_for
     from nextham.structures import StructureSpec
-    from nextham.dft.pyscf_engine import PySCFSettings
+    from nextham.dft.engine_settings import PySCFSettings
 
     rules = {**packaged_rules(), "Zn": {"ke_cutoff_hartree": 160.0, "pair_cutoff_angstrom": 12.0}}
     engine = {**predictor.engine_settings, "element_rules": rules}

@@ -4,7 +4,7 @@ import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
 from nextham.train.callbacks import KSpaceValidationCallback
-from nextham.graph.datamodule import HamiltonianDataModule
+from nextham.data.datamodule import HamiltonianDataModule
 from nextham.configs import CONFIG_ROOT, load_config
 from nextham.train.module import NextHAMModule
 from tests.nn.test_members import TINY

@@ -47,7 +47,7 @@ def test_an_old_checkpoint_of_the_embedded_run_predicts_as_it_did(tmp_path, expo
 def test_a_spin_orbit_checkpoint_tests_spinless_data_and_a_spinless_one_refuses_spin_orbit_data(tmp_path, embedded):
     from nextham.cli.main import main
     from nextham.errors import DataError
-    from nextham.graph.datamodule import HamiltonianDataModule
+    from nextham.data.datamodule import HamiltonianDataModule
     from nextham.io.shards import DatasetWriter
     from nextham.train.module import NextHAMModule
 

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from nextham.configs import CONFIG_ROOT, load_config
-from nextham.graph.layout import OrbitalLayout
+from nextham.data.layout import OrbitalLayout
 from nextham.nn.ensemble import DistanceRangeMember, NextHAMEnsemble
 from nextham.train.output_units import correction_rms_by_range, with_member_output_units
 
@@ -53,7 +53,7 @@ def test_auto_units_land_in_the_member_configs_and_the_members(embedded):
 
 
 def test_the_unit_scales_the_correction_and_nothing_else(embedded, float64):
-    from nextham.graph.batch import collate_graphs, record_to_sample
+    from nextham.data.batch import collate_graphs, record_to_sample
 
     layout = OrbitalLayout(embedded.basis)
     record = embedded.read("SiC-zincblende-002").astype(np.float64)

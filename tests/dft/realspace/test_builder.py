@@ -5,11 +5,13 @@ import pytest
 import torch
 
 from nextham.conventions import units
-from nextham.datasets import embedded_dataset_path
+from nextham.assets import embedded_dataset_path
 from nextham.dft.generate import merge_engine_settings
 from nextham.dft.prototypes import expand_entry
 from nextham.structures import StructureSpec
-from nextham.dft.pyscf_engine import PySCFSettings, build_cell, compute_structure, zeroth_step_blocks
+from nextham.dft.engine_settings import PySCFSettings
+from nextham.dft.cell import build_cell
+from nextham.dft.pyscf_engine import compute_structure, zeroth_step_blocks
 from nextham.io.shards import ShardedDataset, read_manifest
 from nextham.record import check_eigenvalues
 

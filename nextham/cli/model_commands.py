@@ -48,7 +48,7 @@ def _config(args):
 def _checkpoints(args, config):
     """--ckpt; else the run's best.ckpt (its last.ckpt where it has none); else the shipped checkpoint the
     config names (``shipped_checkpoint``)."""
-    from ..models import shipped_checkpoint
+    from ..assets import shipped_checkpoint
     from ..train import best_checkpoint
 
     if args.ckpt:
@@ -90,13 +90,12 @@ def run_fit(args):
 def run_test(args):
     from ..evaluate.report import format_report, run_test as test
 
-    from ..evaluate.domain import checkpoint_domain
-    from ..train import checkpoint_files
+    from ..evaluate.domain import module_domain
 
     config, data, module, checkpoints = _data_and_module(args)
     output = Path(config["output"]) / "test"
     report = test(module, data, config["callbacks"]["kspace"], output, split=args.split, checkpoints=checkpoints,
-                  domain=checkpoint_domain(checkpoint_files(checkpoints)))
+                  domain=module_domain(module))
     print(format_report(report))
     print(f"report, plots and predictions in {output}")
     return 0
@@ -129,14 +128,14 @@ def run_domain(args):
 def run_bands(args):
     import torch
 
-    from ..evaluate.plots import band_plot, close
+    from ..evaluate.plots import band_comparison_figure, close
 
     config, data, module, _ = _data_and_module(args)
     record = data.dataset.read(args.structure)
     batch = data.collate([record])
     with torch.no_grad():
         predicted = module(batch)["hamiltonian"]
-    figure, label = band_plot(predicted, batch, 0, align_gauge=config["callbacks"]["kspace"]["align_gauge"])
+    figure, label = band_comparison_figure(predicted, batch, 0, align_gauge=config["callbacks"]["kspace"]["align_gauge"])
     out = Path(args.out or Path(config["output"]) / f"bands_{label}.png")
     out.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(out)

@@ -28,7 +28,7 @@ SPIN_MODES = ("auto", "spinless", "spinful")
 class HamiltonianBatch:
     """Several structures as one disconnected graph (tensors; node/edge indices are global).
 
-    Blocks are padded to the dataset's :class:`~nextham.graph.layout.OrbitalLayout`. With spinful
+    Blocks are padded to the dataset's :class:`~nextham.data.layout.OrbitalLayout`. With spinful
     batches ``hamiltonian_0``/``hamiltonian`` are complex (E, 2P, 2P) spin-major and ``overlap`` stays
     real (E, P, P); ``orbital_mask`` has the Hamiltonian's shape, ``overlap_mask`` the overlap's."""
 

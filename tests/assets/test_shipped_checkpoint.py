@@ -1,4 +1,4 @@
-"""The checkpoint shipped with the package (nextham/models/bench.ckpt) and its published report
+"""The checkpoint shipped with the package (nextham/assets/bench.ckpt) and its published report
 (benchmarks/results/bench_test/): the test-split numbers are recomputed here from the saved predictions
 with the independent numpy reference, the README quotes them, and the checkpoint reproduces the saved
 predictions."""
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nextham.io import ShardedDataset
-from nextham.models import shipped_checkpoint
+from nextham.assets import shipped_checkpoint
 
 from ..reference import gauge_mae, spinor_overlap_blocks
 
@@ -35,12 +35,22 @@ def predictions():
     return ShardedDataset(RESULTS / "predictions")
 
 
+def _section(path, heading):
+    text = (ROOT / path).read_text()
+    section = text[text.index(heading):]
+    return section[:section.index("\n## ", 3)]
+
+
 @pytest.fixture(scope="module")
 def readme_section():
     """The README's "The shipped model" section."""
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## The shipped model"):]
-    return section[:section.index("\n## ", 3)]
+    return _section("README.md", "## The shipped model")
+
+
+@pytest.fixture(scope="module")
+def benchmarks_section():
+    """docs/benchmarks.md's "The shipped model in detail" section."""
+    return _section("docs/benchmarks.md", "## The shipped model in detail")
 
 
 def _flat(blocks):
@@ -99,9 +109,9 @@ def test_the_readme_quotes_the_report(report, readme_section):
                                                  f"{values['baseline']:.3f}")
 
 
-def test_the_readme_per_compound_rows_are_the_saved_predictions(recomputed, readme_section):
-    """Each row of the README's per-compound table is the mean over one compound's variants."""
-    section = readme_section
+def test_the_per_compound_rows_are_the_saved_predictions(recomputed, benchmarks_section):
+    """Each row of docs/benchmarks.md's per-compound table is the mean over one compound's variants."""
+    section = benchmarks_section
     compounds = defaultdict(list)
     for label, (group, model, baseline, _) in recomputed.items():
         compounds[group, label.rsplit("-", 1)[0]].append((model, baseline))

@@ -4,7 +4,7 @@ import pytest
 from nextham.conventions import BasisSet
 from nextham.conventions.basis import ElementBasis
 from nextham.errors import BasisMismatchError
-from nextham.graph.layout import OrbitalLayout
+from nextham.data.layout import OrbitalLayout
 
 
 def _basis(**shells):

@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from nextham.conventions import atomic_number
-from nextham.graph.datamodule import EdgeBudgetBatchSampler, HamiltonianDataModule
-from nextham.graph.batch import collate_graphs, record_to_sample
-from nextham.graph.layout import OrbitalLayout
+from nextham.data.datamodule import EdgeBudgetBatchSampler, HamiltonianDataModule
+from nextham.data.batch import collate_graphs, record_to_sample
+from nextham.data.layout import OrbitalLayout
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def test_data_without_an_electron_count_get_the_neutral_cells_from_the_valences(
     derives it from the pseudopotential valences in the basis (the neutral cell), and says so."""
     import warnings
 
-    from nextham.graph.datamodule import ShardStructureDataset
+    from nextham.data.datamodule import ShardStructureDataset
     from nextham.io.shards import DatasetWriter, ShardedDataset
 
     originals = [record for record in embedded if not record.spinful][:2]

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from ..datasets import embedded_dataset_path
+from ..assets import embedded_dataset_path
 from ..errors import DataError
 from .batch import NO_H0_MESSAGE, SPIN_MODES, collate_graphs, record_to_sample
 from ..kspace.populations import mulliken_populations
