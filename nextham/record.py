@@ -15,6 +15,10 @@ from .kspace.occupation import DEFAULT_FERMI_TOLERANCE_EV, converged_occupation
 from .errors import BasisMismatchError, CorruptShardError, MissingBlockError, NonFiniteBlockError
 
 MATRIX_KINDS = ("hamiltonian_0", "hamiltonian", "overlap")
+SOLVERS = ("dense", "sparse", "auto")
+# above this many rows of H(k) (orbitals, ×2 with spin–orbit coupling) `auto` takes the sparse path: a
+# dense eigensolve there costs minutes per k-point and n² memory
+SPARSE_ABOVE_ROWS = 4000
 EIGENVALUE_CHUNK_BYTES = 256 * 1024 ** 2
 
 
@@ -304,15 +308,34 @@ class HamiltonianRecord:
         """Eigenvalues (K, n) in eV of ``kind`` at fractional ``kpoints_frac``, ascending."""
         return self.band_solver(kind)(kpoints_frac)
 
+    @property
+    def matrix_rows(self) -> int:
+        """Rows of H(k): orbitals, twice that for spinors."""
+        return int(np.sum(self.orbital_counts)) * self.spin_factor
+
+    def resolve_solver(self, solver: str = "auto") -> str:
+        """``dense`` or ``sparse`` for this record: ``auto`` is sparse above SPARSE_ABOVE_ROWS rows."""
+        if solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, not {solver!r}")
+        if solver == "auto":
+            return "sparse" if self.matrix_rows > SPARSE_ABOVE_ROWS else "dense"
+        return solver
+
     def occupation(self, kind: str = "hamiltonian", kpoints_frac=None,
-                   tolerance_ev: float = DEFAULT_FERMI_TOLERANCE_EV) -> dict:
+                   tolerance_ev: float = DEFAULT_FERMI_TOLERANCE_EV, solver: str = "dense") -> dict:
         """E_F, gap, VBM/CBM of ``kind``'s bands for ``num_electrons``: converged on the k-mesh to
         ``tolerance_ev``, the band edges searched over the mesh, ASE's high-symmetry path and around
         the best of both (:func:`~nextham.kspace.occupation.converged_occupation`, which also returns
         the mesh, the estimated error and where the edges are); or, given ``kpoints_frac``, from those
-        k-points alone (:func:`~nextham.kspace.occupation.occupation_summary`)."""
+        k-points alone (:func:`~nextham.kspace.occupation.occupation_summary`). ``solver``: ``sparse``
+        (or ``auto`` on a large cell) takes the KPM count and shift-invert Lanczos at Γ or at
+        ``kpoints_frac`` instead, with no dense eigensolve (:func:`~nextham.kspace.sparse.sparse_occupation`)."""
         if not np.isfinite(self.num_electrons):
             return converged_occupation(None, self.lattice, self.num_electrons, self.spinful)
+        if self.resolve_solver(solver) == "sparse":
+            from .kspace.sparse import sparse_occupation
+
+            return sparse_occupation(self, np.zeros((1, 3)) if kpoints_frac is None else kpoints_frac, kind=kind)
         if kpoints_frac is not None:
             return occupation_summary(self.eigenvalues(kpoints_frac, kind), self.num_electrons, self.spinful)
         return converged_occupation(self.band_solver(kind), self.lattice, self.num_electrons, self.spinful,

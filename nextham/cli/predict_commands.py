@@ -22,6 +22,12 @@ def add_parser(subparsers):
                          help="refuse structures estimated to need more (default 80%% of available memory)")
     predict.add_argument("--chunk-atoms", type=int, default=None,
                          help="run the network on pieces of this many atoms (default: only when memory requires)")
+    from ..record import SOLVERS, SPARSE_ABOVE_ROWS
+
+    predict.add_argument("--solver", choices=SOLVERS, default="auto",
+                         help="E_F, gap, bands and DOS by dense eigensolves or without them (kernel polynomial "
+                              f"method, shift-invert Lanczos near E_F); auto: sparse above {SPARSE_ABOVE_ROWS:,} "
+                              "rows of H(k)")
     predict.add_argument("--engine", default=None, metavar="CONFIG",
                          help="a config whose engine section replaces the checkpoint's engine settings")
     predict.add_argument("--split", default="test", help="dataset mode: the split to predict")
@@ -63,6 +69,7 @@ def predict_structures(args) -> int:
         checkpoints = args.ckpt or _checkpoints(args, _config(args))
     engine = load_config(args.engine)["engine"] if args.engine else None
     predictor = Predictor(checkpoints, device=args.device, memory_gb=args.memory_gb, engine_settings=engine,
+                          solver=args.solver,
                           chunk_atoms=args.chunk_atoms)
     structures = read_structures(args.structure)
     out = Path(args.out)

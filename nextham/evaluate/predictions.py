@@ -22,17 +22,18 @@ def _predictions(module, loader):
             yield batch, module(batch)
 
 
-def predicted_record(original: HamiltonianRecord, blocks, member_of_edge, **metadata) -> tuple:
+def predicted_record(original: HamiltonianRecord, blocks, member_of_edge, solver: str = "dense", **metadata) -> tuple:
     """(``original`` with Ĥ in its H(T) slot, Ĥ's occupation): ``blocks`` holds Ĥ for every stored pair in
     the original's order and representation (the pairs no member predicts hold H(0)'s), ``member_of_edge``
     the member of each pair (−1: H(0) kept). Its E_F and gap come from Ĥ's own bands and the electron
-    count. The one way a prediction becomes a record, for the test report and for new structures."""
+    count (``solver``: :meth:`HamiltonianRecord.occupation`'s). The one way a prediction becomes a record,
+    for the test report and for new structures."""
     if len(blocks) != original.num_edges:
         raise RuntimeError(f"{original.label}: {len(blocks)} predicted pairs, the structure stores {original.num_edges}")
     dtype = np.complex128 if original.spinful else np.float64
     predicted = original.with_hamiltonian(HamiltonianRecord.flatten_blocks(blocks).astype(dtype),
                                           hamiltonian_0=original.hamiltonian_0.astype(dtype))
-    occupation = predicted.occupation()
+    occupation = predicted.occupation(solver=solver)
     predicted.fermi_energy = occupation["fermi_energy"]
     predicted.metadata.update({"prediction": True, **occupation_facts(occupation),
                                "member_of_edge": [int(m) for m in member_of_edge], **metadata})

@@ -15,7 +15,7 @@ from ..errors import BasisMismatchError, DataError, UnknownElementError
 from ..data.batch import collate_graphs, record_to_sample, unpad_blocks
 from ..kspace.populations import mulliken_populations
 from ..data.layout import OrbitalLayout
-from ..record import HamiltonianRecord
+from ..record import SOLVERS, HamiltonianRecord
 from ..evaluate.domain import atom_features, module_domain, unseen_reason
 from ..evaluate.predictions import predicted_record
 from ..train.checkpoints import checkpoint_files, load_module, module_dataset_card
@@ -48,16 +48,21 @@ class Predictor:
     (default 80 % of the memory available now). ``engine_settings``: override the settings the
     checkpoint carries (e.g. for a checkpoint of imported data, which carries none). ``chunk_atoms``:
     run the network on pieces of that many atoms (plus their receptive halo); by default pieces are
-    used only when the whole graph would not fit half the memory budget."""
+    used only when the whole graph would not fit half the memory budget. ``solver``: ``dense``, ``sparse``
+    (E_F, gap, bands near E_F and DOS without a dense eigensolve, :mod:`nextham.kspace.sparse`) or
+    ``auto`` (sparse above :data:`nextham.record.SPARSE_ABOVE_ROWS` rows of H(k))."""
 
     def __init__(self, checkpoints=None, device="cpu", memory_gb: float | None = None, engine_settings: dict | None = None,
-                 chunk_atoms: int | None = None):
+                 chunk_atoms: int | None = None, solver: str = "auto"):
         from ..dft.engine_settings import PySCFSettings
 
         if checkpoints is None:
             from ..assets import shipped_checkpoint
 
             checkpoints = shipped_checkpoint()
+        if solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, not {solver!r}")
+        self.solver = solver
         files = checkpoint_files([checkpoints] if isinstance(checkpoints, (str, os.PathLike)) else checkpoints)
         self.checkpoints = [str(f) for f in files]
         self.module = load_module(files)
@@ -248,7 +253,8 @@ class Predictor:
         verdict = self.domain_verdict(output, batch)
         timings["inference_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        predicted, occupation = predicted_record(record, hamiltonian, owner, checkpoints=self.checkpoints,
+        solver = record.resolve_solver(self.solver)
+        predicted, occupation = predicted_record(record, hamiltonian, owner, solver=solver, checkpoints=self.checkpoints,
                                                  unseen_elements=self.unseen_elements(symbols), chunk_atoms=chunk,
                                                  **verdict)
         timings["eigensolver_s"] = time.perf_counter() - start
@@ -257,7 +263,7 @@ class Predictor:
         # the basis of this structure's elements, admitted new ones included: a value of the result, so a
         # caller writing it needs nothing of the predictor's state
         basis = BasisSet({symbol: self.basis[symbol] for symbol in symbols})
-        return PredictedHamiltonian(predicted, basis, atoms.copy(), occupation, timings)
+        return PredictedHamiltonian(predicted, basis, atoms.copy(), occupation, timings, solver)
 
     def domain_verdict(self, output, batch) -> dict:
         """Whether the structure of ``batch`` lies in the model's domain (:mod:`nextham.evaluate.domain`):

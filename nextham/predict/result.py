@@ -25,6 +25,8 @@ class PredictedHamiltonian:
     atoms: object
     occupation: dict
     timings: dict = field(default_factory=dict)
+    solver: str = "dense"  # how E_F, bands and DOS are solved: dense eigensolves or kspace.sparse
+    window_ev: float = 1.0  # the sparse solver's bands: eigenvalues within this of E_F (of the band edges)
 
     @property
     def label(self) -> str:
@@ -53,7 +55,10 @@ class PredictedHamiltonian:
             npoints = max(12, min(120, int(120 * (1000 / orbitals) ** 2)))
         bandpath = self.atoms.cell.bandpath(path, npoints=npoints) if not hasattr(path, "kpts") else path
         x, special_x, labels = bandpath.get_linear_kpoint_axis()
-        energies = self.record.eigenvalues(bandpath.kpts, kind)
+        if self.solver == "sparse":
+            energies = self._bands_near_fermi(bandpath.kpts, kind)
+        else:
+            energies = self.record.eigenvalues(bandpath.kpts, kind)
         return {"kpoints": bandpath.kpts, "x": x, "energies": energies, "special_x": special_x,
                 "labels": [("Γ" if label == "G" else label) for label in labels], "fermi_energy": self.fermi_energy,
                 "path": bandpath.path}
@@ -62,6 +67,16 @@ class PredictedHamiltonian:
         """Density of states (states / eV / cell, spin included) with Gaussian broadening ``width_ev`` on
         a Γ-centred ``mesh`` (default ~25 Å⁻¹ of k-density along each axis)."""
         mesh = mesh or [max(1, math.ceil(25.0 / np.linalg.norm(a))) for a in self.record.lattice]
+        if self.solver == "sparse":
+            from ..kspace.sparse import kpm_spectrum
+
+            spectrum = kpm_spectrum(self.record, monkhorst_pack(mesh), width_ev=width_ev, kind=kind)
+            if energies is None:
+                low = min(e.min() for e in spectrum.node_energies)
+                high = max(e.max() for e in spectrum.node_energies)
+                energies = np.linspace(low - 1.0, high + 1.0, 1200)
+            return {"energies": energies, "dos": spectrum.dos(energies), "mesh": list(mesh),
+                    "fermi_energy": self.fermi_energy, "solver": "sparse"}
         eigenvalues = self.record.eigenvalues(monkhorst_pack(mesh), kind)
         weight = (1.0 if self.record.spinful else 2.0) / len(eigenvalues)  # per k-point, spin included
         eigenvalues = eigenvalues.ravel()
@@ -71,8 +86,25 @@ class PredictedHamiltonian:
         dos = weight * gaussians.sum(axis=1) / (width_ev * math.sqrt(2 * math.pi))
         return {"energies": energies, "dos": dos, "mesh": list(mesh), "fermi_energy": self.fermi_energy}
 
-    def plot(self, path, window_ev=(-6.0, 6.0)):
-        """Bands (E − E_F) beside the DOS, E_F marked, the gap named; written to ``path`` (PNG)."""
+    def _bands_near_fermi(self, kpoints, kind: str) -> np.ndarray:
+        """(K, n) eigenvalues within E_F ± window_ev (an insulator: [VBM − window_ev, CBM + window_ev]) at each
+        k-point by shift-invert Lanczos, padded with NaN where a k-point holds fewer (drawn as no point)."""
+        from ..kspace.sparse import eigenvalues_in_window, sparse_matrices
+
+        low = self.occupation["vbm"] if math.isfinite(self.occupation["vbm"]) else self.fermi_energy
+        high = self.occupation["cbm"] if math.isfinite(self.occupation["cbm"]) else self.fermi_energy
+        found = [eigenvalues_in_window(*sparse_matrices(self.record, k, kind), low - self.window_ev,
+                                       high + self.window_ev) for k in kpoints]
+        width = max((len(f) for f in found), default=0)
+        energies = np.full((len(found), width), np.nan)
+        for row, values in zip(energies, found):
+            row[:len(values)] = values
+        return energies
+
+    def plot(self, path, window_ev=None):
+        """Bands (E − E_F) beside the DOS, E_F marked, the gap named; written to ``path`` (PNG). The energy
+        window is ±6 eV, or the sparse solver's E_F ± window_ev, where its bands are points (the
+        eigenvalues found at each k-point)."""
         import matplotlib
 
         matplotlib.use("Agg")
@@ -87,8 +119,15 @@ class PredictedHamiltonian:
         fermi = self.fermi_energy if math.isfinite(self.fermi_energy) else 0.0
         figure, (axis, side) = plt.subplots(1, 2, figsize=(7.5, 4.5), dpi=110, sharey=True,
                                             gridspec_kw={"width_ratios": [3, 1]})
+        sparse = self.solver == "sparse"
+        if window_ev is None and sparse:  # the energies the sparse bands hold, about E_F
+            edges = [self.occupation[k] for k in ("vbm", "cbm")]
+            low, high = (edges if all(map(math.isfinite, edges)) else (fermi, fermi))
+            window_ev = (low - fermi - self.window_ev, high - fermi + self.window_ev)
+        window_ev = window_ev or (-6.0, 6.0)
         for band in (bands["energies"] - fermi).T:
-            axis.plot(bands["x"], band, color="tab:red", lw=1.0)
+            axis.plot(bands["x"], band, ".", color="tab:red", ms=2) if sparse else \
+                axis.plot(bands["x"], band, color="tab:red", lw=1.0)
         for tick in bands["special_x"]:
             axis.axvline(tick, color="0.8", lw=0.8)
         for where in (axis, side):
@@ -122,7 +161,7 @@ class PredictedHamiltonian:
         return {"label": self.label, "formula": self.record.formula, "atoms": self.record.num_atoms,
                 "pairs": self.record.num_edges, "spinful": self.record.spinful,
                 "electrons": self.record.num_electrons, "fermi_energy_ev": self.fermi_energy,
-                **occupation_facts(self.occupation), "timings_s": dict(self.timings),
+                **occupation_facts(self.occupation), "solver": self.solver, "timings_s": dict(self.timings),
                 "checkpoints": self.record.metadata.get("checkpoints"),
                 "unseen_elements": self.record.metadata.get("unseen_elements", []),
                 **{key: self.record.metadata.get(key) for key in ("in_domain", "domain_score", "domain_reason")}}

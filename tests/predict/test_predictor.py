@@ -175,3 +175,28 @@ def test_when_every_structure_fails_the_error_is_said_once_and_no_empty_table_fo
     assert captured.err.count("nextham: error:") == 1 and "element Mn has no engine rule" in captured.err
     assert captured.out == ""
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["structures"] == []
+
+
+def test_the_sparse_solver_gives_the_dense_gap_bands_near_the_edges_and_dos(embedded, old_checkpoint):
+    """The same Ĥ solved both ways (no DFT: H(0) and S of a stored 16-atom supercell): the gap and E_F at
+    Γ, where the sparse path takes them, to 1e-6 eV; every band within 1 eV of the band edges on the
+    path; the DOS to 1e-6 of its peak."""
+    from nextham.kspace import occupation_summary
+    from nextham.predict import Predictor
+
+    record = embedded.read("SiC-zincblende-002").supercell((2, 2, 2))
+    dense = Predictor(old_checkpoint, solver="dense").correct(record)
+    sparse = Predictor(old_checkpoint, solver="sparse").correct(record)
+    assert dense.solver == "dense" and sparse.solver == "sparse" and sparse.summary()["solver"] == "sparse"
+    at_gamma = occupation_summary(dense.record.eigenvalues(np.zeros((1, 3))), record.num_electrons, False)
+    assert sparse.band_gap == pytest.approx(at_gamma["band_gap"], abs=1e-6) and sparse.band_gap > 1.0
+    assert sparse.fermi_energy == pytest.approx(at_gamma["fermi_energy"], abs=1e-6)
+    path = sparse.atoms.cell.bandpath(npoints=12)
+    near, full = sparse.bands(path)["energies"], dense.bands(path)["energies"]
+    low, high = sparse.occupation["vbm"] - sparse.window_ev, sparse.occupation["cbm"] + sparse.window_ev
+    for found, every in zip(near, full):
+        np.testing.assert_allclose(found[np.isfinite(found)], every[(every >= low) & (every <= high)], atol=1e-6)
+    mesh = [2, 2, 2]
+    energies = np.linspace(low - 5.0, high + 5.0, 400)
+    expected = dense.dos(mesh, energies=energies)["dos"]
+    assert np.abs(sparse.dos(mesh, energies=energies)["dos"] - expected).max() < 1e-6 * expected.max()

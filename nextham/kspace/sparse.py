@@ -1,0 +1,294 @@
+"""Electronic structure of large cells without dense diagonalisation.
+
+- :func:`sparse_matrices`: H(k) and S(k) as scipy.sparse matrices, assembled from the stored blocks in
+  the dense path's row order (atom by atom, spin-major inside an atom when spinful).
+- :class:`SparsePencil`: the pencil (H, S) at one k-point with one sparse LU of S. Its operator
+  A = S⁻¹H is self-adjoint in the S inner product, so Lanczos in that product gives the spectral
+  bounds, and Tr f(A) is the sum of f over the eigenvalues of H c = ε S c.
+- :func:`kpm_moments` / :class:`KPMSpectrum`: the kernel polynomial method. Chebyshev moments of the
+  scaled A, traced stochastically (or exactly, with unit vectors, for a small matrix), as weights on
+  Chebyshev nodes. They give the Gaussian-broadened DOS, the smeared number of electrons below E,
+  and E_F for an electron count.
+- :func:`eigenvalues_near`: shift-invert Lanczos (ARPACK) on (H − σS)⁻¹S, giving the eigenvalues
+  nearest σ to machine precision. The band edges and the bands within a window of E_F come from it.
+
+Cost per k-point: one LU of S and, per moment and probe, one sparse matrix–vector product and one
+pair of triangular solves. The moments needed grow as the spectrum's width over the broadening.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+def _flat_blocks(record, kind: str):
+    """(flat values, block shapes, orbital offsets) of ``kind`` sized like the Hamiltonian (S ⊗ I₂ for a
+    spinful record's overlap)."""
+    spinor = bool(record.spinful)
+    if kind == "overlap" and spinor:
+        blocks = record.spinor_overlap_blocks()
+        flat = np.concatenate([np.asarray(b).ravel() for b in blocks]) if blocks else np.zeros(0)
+        shapes = record.block_shapes("hamiltonian")
+    else:
+        flat, shapes = np.asarray(getattr(record, kind)), record.block_shapes(kind)
+    return flat, shapes, record.orbital_offsets(spinor=spinor)
+
+
+def sparse_matrix(record, kind: str, kpoint_frac):
+    """``kind``'s Bloch sum M(k) = Σ_R exp(2πi k·R) M(R) at one fractional k-point, as a CSR matrix
+    (real at Γ for a spinless record, complex otherwise). Rows are in the dense path's order."""
+    from scipy import sparse
+
+    flat, shapes, offsets = _flat_blocks(record, kind)
+    sizes = shapes.prod(axis=1)
+    edge = np.repeat(np.arange(len(sizes)), sizes)
+    local = np.arange(len(flat)) - np.concatenate([[0], np.cumsum(sizes)])[:-1][edge]
+    columns_per_row = shapes[edge, 1]
+    rows = offsets[record.edge_index[edge, 0]] + local // columns_per_row
+    columns = offsets[record.edge_index[edge, 1]] + local % columns_per_row
+    kpoint = np.asarray(kpoint_frac, dtype=np.float64).reshape(3)
+    phase = np.exp(2j * math.pi * (np.asarray(record.cell_shifts, dtype=np.float64) @ kpoint))
+    values = flat.astype(np.complex128) * phase[edge]
+    if not np.any(kpoint) and not np.iscomplexobj(flat):
+        values = values.real
+    size = int(offsets[-1])
+    return sparse.csr_matrix((values, (rows, columns)), shape=(size, size))  # duplicates (ties) are summed
+
+
+def sparse_matrices(record, kpoint_frac, kind: str = "hamiltonian"):
+    """(H(k), S(k)) of ``record`` at one k-point as CSR matrices of the same size."""
+    return sparse_matrix(record, kind, kpoint_frac), sparse_matrix(record, "overlap", kpoint_frac)
+
+
+class SparsePencil:
+    """H c = ε S c at one k-point, S factorised once (SuperLU). ``apply`` is A = S⁻¹H."""
+
+    def __init__(self, hamiltonian, overlap):
+        from scipy.sparse.linalg import splu
+
+        self.dtype = np.result_type(hamiltonian.dtype, overlap.dtype)
+        self.hamiltonian, self.overlap = hamiltonian.tocsr().astype(self.dtype), overlap.tocsc().astype(self.dtype)
+        self.size = hamiltonian.shape[0]
+        self._overlap_lu = splu(self.overlap)
+
+    def apply(self, vectors):
+        return self._overlap_lu.solve(np.asarray(self.hamiltonian @ vectors, dtype=self.dtype))
+
+    def bounds(self, steps: int = 60, seed: int = 0) -> tuple:
+        """(lowest, highest) eigenvalue estimates from Lanczos on A in the S inner product, widened by
+        the last Ritz residuals and 1 % of the width, so the whole spectrum lies inside."""
+        rng = np.random.default_rng(seed)
+        vector = rng.standard_normal(self.size).astype(self.dtype)
+        vector /= math.sqrt(abs(np.vdot(vector, self.overlap @ vector)))
+        previous, beta = np.zeros_like(vector), 0.0
+        alphas, betas = [], []
+        for _ in range(min(steps, self.size)):
+            w = self.apply(vector)
+            alpha = np.vdot(vector, self.overlap @ w).real
+            w = w - alpha * vector - beta * previous
+            beta_next = math.sqrt(max(np.vdot(w, self.overlap @ w).real, 0.0))
+            alphas.append(alpha)
+            if beta_next < 1e-10 * (abs(alpha) + 1.0):
+                break
+            betas.append(beta_next)
+            previous, vector, beta = vector, w / beta_next, beta_next
+        tridiagonal = np.diag(alphas) + np.diag(betas[:len(alphas) - 1], 1) + np.diag(betas[:len(alphas) - 1], -1)
+        ritz, ritz_vectors = np.linalg.eigh(tridiagonal)
+        residual = betas[len(alphas) - 1] * np.abs(ritz_vectors[-1]) if len(betas) >= len(alphas) else \
+            np.zeros(len(alphas))
+        low, high = ritz[0] - residual[0], ritz[-1] + residual[-1]
+        margin = 0.01 * (high - low) + 1e-6
+        return low - margin, high + margin
+
+
+def kpm_moments(pencil: SparsePencil, moments: int, vectors: int | None = None, seed: int = 0,
+                bounds: tuple | None = None) -> tuple:
+    """Chebyshev moments r†T_n(Ã)r of the scaled operator Ã = (A − b)/a for each probe r, and (a, b).
+
+    ``vectors``: random phase probes of the stochastic trace (E[r†Mr] = Tr M); None probes with every
+    unit vector, which traces exactly (for a small matrix, as the tests do). Returns (samples (M, R),
+    a, b); the trace is ``samples.sum(1)`` exactly or ``samples.mean(1)`` stochastically."""
+    low, high = bounds or pencil.bounds(seed=seed)
+    half, centre = (high - low) / 2.0, (high + low) / 2.0
+    if vectors is None:
+        probes = np.eye(pencil.size, dtype=pencil.dtype)
+    else:
+        rng = np.random.default_rng(seed)
+        angles = rng.uniform(0.0, 2 * math.pi, size=(pencil.size, vectors))
+        probes = (np.exp(1j * angles) if np.dtype(pencil.dtype).kind == "c" else np.sign(np.cos(angles)))
+        probes = probes.astype(pencil.dtype)
+    scaled = lambda x: (pencil.apply(x) - centre * x) / half
+    samples = np.zeros((moments, probes.shape[1]))
+    previous, current = probes, scaled(probes)
+    samples[0] = np.einsum("ij,ij->j", probes.conj(), previous).real
+    if moments > 1:
+        samples[1] = np.einsum("ij,ij->j", probes.conj(), current).real
+    for n in range(2, moments):
+        previous, current = current, 2.0 * scaled(current) - previous
+        samples[n] = np.einsum("ij,ij->j", probes.conj(), current).real
+    return samples, half, centre
+
+
+def moments_for_width(half_width_ev: float, width_ev: float, minimum: int = 64) -> int:
+    """Moments that resolve a Gaussian of ``width_ev`` on a spectrum of half-width ``half_width_ev``:
+    its Chebyshev series has then decayed below 1e-6 of its leading term."""
+    return max(minimum, int(math.ceil(5.5 * half_width_ev / width_ev)))
+
+
+@dataclass
+class KPMSpectrum:
+    """The spectrum of one or more k-points from their Chebyshev moments, as weights on Chebyshev
+    nodes: Σ_nodes w f(E_node) = Tr f(A) for any f the series resolves. DOS and electron counts are
+    Gaussian-broadened by ``width_ev``, as the dense path's DOS is; E_F of a metal is then that of a
+    Gaussian smearing of the same width."""
+
+    node_energies: list    # (K,) per k-point
+    node_weights: list     # (K, R) per k-point: one column per probe (R = 1 for an exact trace)
+    stochastic: bool
+    kweights: np.ndarray
+    spin_factor: float     # 2 for spinless states (each holds two electrons), 1 for spinors
+    width_ev: float
+
+    @classmethod
+    def from_moments(cls, samples, scales, kweights, spin_factor, width_ev, stochastic):
+        from scipy.fft import dct
+
+        energies, weights = [], []
+        for sample, (half, centre) in zip(samples, scales):
+            count = 2 * len(sample)
+            theta = math.pi * (np.arange(count) + 0.5) / count  # Chebyshev–Gauss nodes x = cos θ
+            padded = np.zeros((count, sample.shape[1]))
+            padded[:len(sample)] = sample
+            energies.append(half * np.cos(theta) + centre)
+            # (μ_0 + 2 Σ_n μ_n cos nθ_k) / K at every node: a DCT-III of the moments, (K, R)
+            weights.append(dct(padded, type=3, axis=0) / count)
+        return cls(energies, weights, stochastic, np.asarray(kweights, dtype=np.float64), spin_factor, width_ev)
+
+    def _sum(self, kernel, energies):
+        """spin × Σ_k w_k Σ_nodes weight · kernel(E − E_node), per probe column: (E, R)."""
+        energies = np.atleast_1d(np.asarray(energies, dtype=np.float64))
+        total = 0.0
+        for node_energies, weights, kweight in zip(self.node_energies, self.node_weights, self.kweights):
+            total = total + kweight * kernel(energies[:, None] - node_energies[None]) @ weights
+        return self.spin_factor * total
+
+    def _trace(self, columns):
+        return columns.mean(axis=1) if self.stochastic else columns.sum(axis=1)
+
+    def dos(self, energies) -> np.ndarray:
+        """States per eV per cell, spin included, at ``energies``."""
+        width = self.width_ev
+        gaussian = lambda d: np.exp(-0.5 * (d / width) ** 2) / (width * math.sqrt(2 * math.pi))
+        return self._trace(self._sum(gaussian, energies))
+
+    def count(self, energies, with_error: bool = False):
+        """Electrons per cell in the states below ``energies`` (Gaussian-smeared, spin included); with
+        ``with_error`` also the standard error of the stochastic trace (zero for an exact one)."""
+        from scipy.special import ndtr
+
+        columns = self._sum(lambda d: ndtr(d / self.width_ev), energies)
+        counted = self._trace(columns)
+        error = columns.std(axis=1, ddof=1) / math.sqrt(columns.shape[1]) if self.stochastic and columns.shape[1] > 1 \
+            else np.zeros(len(counted))
+        if np.ndim(energies) == 0:
+            counted, error = float(counted[0]), float(error[0])
+        return (counted, error) if with_error else counted
+
+    def fermi_level(self, num_electrons: float, tolerance_ev: float = 1e-5) -> float:
+        """E_F where the smeared count equals ``num_electrons`` (bisection)."""
+        low = min(e.min() for e in self.node_energies) - 10 * self.width_ev
+        high = max(e.max() for e in self.node_energies) + 10 * self.width_ev
+        while high - low > tolerance_ev:
+            middle = 0.5 * (low + high)
+            low, high = (middle, high) if self.count(middle) < num_electrons else (low, middle)
+        return 0.5 * (low + high)
+
+
+# below this many rows the trace is taken exactly (every unit vector): cheaper than its noise
+EXACT_TRACE_ROWS = 1500
+
+
+def kpm_spectrum(record, kpoints_frac=((0.0, 0.0, 0.0),), weights=None, width_ev: float = 0.1,
+                 vectors: int | None = 16, seed: int = 0, kind: str = "hamiltonian") -> KPMSpectrum:
+    """:class:`KPMSpectrum` of ``kind`` at ``kpoints_frac`` (default Γ, what a large supercell needs),
+    with as many moments as a Gaussian of ``width_ev`` needs on each k-point's spectrum. ``vectors``
+    random probes trace it, or every unit vector (exact) below EXACT_TRACE_ROWS rows or with None."""
+    if vectors is not None and record.matrix_rows <= EXACT_TRACE_ROWS:
+        vectors = None
+    kpoints = np.asarray(kpoints_frac, dtype=np.float64).reshape(-1, 3)
+    weights = np.full(len(kpoints), 1.0 / len(kpoints)) if weights is None else np.asarray(weights, dtype=np.float64)
+    samples, scales = [], []
+    for kpoint in kpoints:
+        pencil = SparsePencil(*sparse_matrices(record, kpoint, kind))
+        bounds = pencil.bounds(seed=seed)
+        found, half, centre = kpm_moments(pencil, moments_for_width((bounds[1] - bounds[0]) / 2, width_ev), vectors,
+                                          seed, bounds)
+        samples.append(found)
+        scales.append((half, centre))
+    return KPMSpectrum.from_moments(samples, scales, weights, 1.0 if record.spinful else 2.0, width_ev,
+                                    vectors is not None)
+
+
+def eigenvalues_near(hamiltonian, overlap, sigma: float, count: int = 16) -> np.ndarray:
+    """The ``count`` eigenvalues of H c = ε S c nearest ``sigma`` (eV, ascending), by shift-invert Lanczos
+    (ARPACK mode 3, one sparse LU of H − σS)."""
+    from scipy.linalg import eigh
+    from scipy.sparse.linalg import eigsh
+
+    size = hamiltonian.shape[0]
+    if count >= size - 1:  # ARPACK needs k < n - 1: the matrix is small enough to solve whole
+        values = eigh(hamiltonian.toarray(), overlap.toarray(), eigvals_only=True)
+        return np.sort(values[np.argsort(np.abs(values - sigma))[:count]])
+    values = eigsh(hamiltonian.tocsc(), k=count, M=overlap.tocsc(), sigma=sigma, which="LM",
+                   return_eigenvectors=False)
+    return np.sort(values.real)
+
+
+def eigenvalues_in_window(hamiltonian, overlap, low: float, high: float, start: int = 16) -> np.ndarray:
+    """Every eigenvalue in [low, high] (eV): shift-invert about the window's middle, asking for more until
+    the farthest one found lies outside the window (the nearest ones then hold all inside it)."""
+    size = hamiltonian.shape[0]
+    middle, half, count = 0.5 * (low + high), 0.5 * (high - low), start
+    while True:
+        values = eigenvalues_near(hamiltonian, overlap, middle, count)
+        if np.abs(values - middle).max() > half or count >= size - 2:
+            return values[(values >= low) & (values <= high)]
+        count = min(2 * count, size - 2)
+
+
+def sparse_occupation(record, kpoints_frac=((0.0, 0.0, 0.0),), width_ev: float = 0.1, vectors: int | None = 16,
+                      seed: int = 0, kind: str = "hamiltonian", spectrum: KPMSpectrum | None = None) -> dict:
+    """E_F, gap and band edges of ``kind`` for ``record.num_electrons`` without a dense eigensolve.
+
+    E_F first comes from the KPM count (Gaussian smearing of ``width_ev``). Shift-invert Lanczos
+    about it then finds the eigenvalues on either side at every k-point. Where they leave a gap wider
+    than 2 widths with the count at mid-gap within half an electron (plus three standard errors) of the
+    electron count, the cell is an insulator: VBM, CBM and E_F at mid-gap are exact eigenvalues.
+    Otherwise it is a metal, with the smeared E_F and its stochastic error. Returns the keys of
+    :func:`~nextham.kspace.occupation.occupation_summary` plus the method's own."""
+    kpoints = np.asarray(kpoints_frac, dtype=np.float64).reshape(-1, 3)
+    vectors = None if vectors is not None and record.matrix_rows <= EXACT_TRACE_ROWS else vectors
+    spectrum = spectrum or kpm_spectrum(record, kpoints, width_ev=width_ev, vectors=vectors, seed=seed, kind=kind)
+    electrons = float(record.num_electrons)
+    estimate = spectrum.fermi_level(electrons)
+    below, above = [], []
+    for kpoint in kpoints:
+        values = eigenvalues_near(*sparse_matrices(record, kpoint, kind), estimate, 16)
+        below.append(values[values <= estimate].max(initial=-math.inf))
+        above.append(values[values > estimate].min(initial=math.inf))
+    vbm, cbm = float(np.max(below)), float(np.min(above))
+    facts = {"fermi_method": "kpm + shift-invert Lanczos", "kmesh": None, "kpoints": kpoints.tolist(),
+             "smearing_ev": width_ev, "probes": "exact" if vectors is None else int(vectors)}
+    if math.isfinite(vbm) and math.isfinite(cbm) and cbm - vbm > 2 * width_ev:
+        middle = 0.5 * (vbm + cbm)
+        counted, error = spectrum.count(middle, with_error=True)
+        if abs(counted - electrons) <= 0.5 + 3 * error:
+            return {"fermi_energy": middle, "band_gap": cbm - vbm, "vbm": vbm, "cbm": cbm, "metallic": False,
+                    "occupied_bands": int(round(electrons / spectrum.spin_factor)), "fermi_error_ev": 0.0,
+                    "fermi_converged": True, **facts}
+    _, error = spectrum.count(estimate, with_error=True)
+    density = float(spectrum.dos(estimate)[0])
+    return {"fermi_energy": estimate, "band_gap": 0.0, "vbm": math.nan, "cbm": math.nan, "metallic": True,
+            "occupied_bands": None, "fermi_error_ev": error / density if density > 0 else math.inf,
+            "fermi_converged": vectors is None or error < 0.5, **facts}

@@ -1,0 +1,107 @@
+"""The sparse path (kspace.sparse) against dense eigensolves on real DFT cells where both run: the
+matrices, the DOS, E_F and the gap, the eigenvalues within E_F ± 1 eV."""
+import numpy as np
+import pytest
+from scipy.special import ndtr
+
+from nextham.kspace import occupation_summary
+from nextham.kspace.sparse import (eigenvalues_in_window, kpm_spectrum, sparse_matrices, sparse_occupation)
+
+WIDTH_EV = 0.1
+
+
+@pytest.fixture(scope="module")
+def supercells(embedded):
+    """2×2×2 supercells (16 atoms, 64–128 orbitals) of spinless embedded crystals, and one spin–orbit cell."""
+    spinless = [r for r in embedded if not r.spinful]
+    picked = [spinless[0], spinless[len(spinless) // 2], spinless[-1]]
+    return [r.supercell([2, 2, 2]) for r in picked] + [next(r for r in embedded if r.spinful)]
+
+
+def _gaussian_count(eigenvalues, energies, spin):
+    return spin * ndtr((np.asarray(energies)[:, None] - eigenvalues.ravel()[None]) / WIDTH_EV).sum(axis=1)
+
+
+def test_sparse_bloch_sums_are_the_dense_ones(supercells):
+    for record in supercells:
+        for kpoint in ((0.0, 0.0, 0.0), (0.1, -0.2, 0.35)):
+            hamiltonian, overlap = sparse_matrices(record, kpoint)
+            np.testing.assert_allclose(hamiltonian.toarray(), record.matrix_k("hamiltonian", np.array([kpoint]))[0],
+                                       atol=1e-12)
+            np.testing.assert_allclose(overlap.toarray(), record.overlap_k(np.array([kpoint]))[0], atol=1e-12)
+        assert sparse_matrices(supercells[0], (0, 0, 0))[0].dtype == np.float64  # real at Γ when spinless
+
+
+def test_the_exact_trace_dos_and_count_are_the_dense_gaussian_ones(supercells):
+    """Tolerance: 1e-6 of the DOS peak, 1e-6 electrons (the Chebyshev series of a 0.1 eV Gaussian is
+    truncated where it has decayed below 1e-6), spinless and spin–orbit."""
+    for record in (supercells[0], supercells[-1]):
+        eigenvalues = record.eigenvalues(np.zeros((1, 3)))
+        spin = 1.0 if record.spinful else 2.0
+        spectrum = kpm_spectrum(record, width_ev=WIDTH_EV, vectors=None)
+        energies = np.linspace(eigenvalues.min() - 1.0, eigenvalues.max() + 1.0, 1500)
+        dense = spin * np.exp(-0.5 * ((energies[:, None] - eigenvalues.ravel()[None]) / WIDTH_EV) ** 2).sum(1) \
+            / (WIDTH_EV * np.sqrt(2 * np.pi))
+        assert np.abs(spectrum.dos(energies) - dense).max() < 1e-6 * dense.max()
+        assert np.abs(spectrum.count(energies) - _gaussian_count(eigenvalues, energies, spin)).max() < 1e-6
+
+
+def test_the_stochastic_count_lies_within_its_error(supercells):
+    record = supercells[0]
+    eigenvalues = record.eigenvalues(np.zeros((1, 3)))
+    spectrum = kpm_spectrum(record, width_ev=WIDTH_EV, vectors=48, seed=3)
+    energies = np.linspace(eigenvalues.min(), eigenvalues.max(), 9)
+    counted, error = spectrum.count(energies, with_error=True)
+    deviation = np.abs(counted - _gaussian_count(eigenvalues, energies, 2.0))
+    assert (error > 0).all() and (deviation < 4 * error + 1e-9).all()
+
+
+def test_insulators_get_the_dense_gap_and_fermi_level(supercells):
+    for record in supercells:
+        dense = occupation_summary(record.eigenvalues(np.zeros((1, 3))), record.num_electrons, record.spinful)
+        sparse = sparse_occupation(record)
+        assert dense["metallic"] is False and sparse["metallic"] is False, record.label
+        assert sparse["fermi_energy"] == pytest.approx(dense["fermi_energy"], abs=1e-6)
+        assert sparse["band_gap"] == pytest.approx(dense["band_gap"], abs=1e-6)
+        assert (sparse["vbm"], sparse["cbm"]) == pytest.approx((dense["vbm"], dense["cbm"]), abs=1e-6)
+
+
+def test_a_metal_gets_the_smeared_fermi_level_within_10_mev(supercells):
+    """Two electrons fewer make the top valence band partly empty: a metal, whose E_F is that of Gaussian
+    smearing of the same width on the dense eigenvalues."""
+    record = supercells[0].replace(num_electrons=supercells[0].num_electrons - 2)
+    eigenvalues = record.eigenvalues(np.zeros((1, 3)))
+    low, high = eigenvalues.min(), eigenvalues.max()
+    for _ in range(100):
+        middle = 0.5 * (low + high)
+        low, high = (middle, high) if _gaussian_count(eigenvalues, [middle], 2.0)[0] < record.num_electrons \
+            else (low, middle)
+    sparse = sparse_occupation(record, width_ev=WIDTH_EV)
+    assert sparse["metallic"] is True and sparse["band_gap"] == 0.0
+    assert abs(sparse["fermi_energy"] - middle) < 0.010
+
+
+def test_shift_invert_finds_every_eigenvalue_within_1_ev_of_the_band_edges(supercells):
+    """E_F ± 1 eV, widened by the gap in an insulator: [VBM − 1 eV, CBM + 1 eV]."""
+    for record in supercells:
+        occupation = sparse_occupation(record)
+        low, high = occupation["vbm"] - 1.0, occupation["cbm"] + 1.0
+        total = 0
+        for kpoint in ((0.0, 0.0, 0.0), (0.25, 0.0, 0.1)):
+            dense = record.eigenvalues(np.array([kpoint]))[0]
+            expected = dense[(dense >= low) & (dense <= high)]
+            found = eigenvalues_in_window(*sparse_matrices(record, kpoint), low, high, start=4)
+            assert len(found) == len(expected), record.label
+            np.testing.assert_allclose(found, expected, atol=1e-6)
+            total += len(found)
+        assert total > 0
+
+
+def test_auto_takes_the_sparse_path_only_for_large_cells(supercells):
+    from nextham.record import SPARSE_ABOVE_ROWS
+
+    record = supercells[0]
+    assert record.matrix_rows <= SPARSE_ABOVE_ROWS and record.resolve_solver("auto") == "dense"
+    assert record.occupation(solver="sparse")["fermi_method"] == "kpm + shift-invert Lanczos"
+    with pytest.raises(ValueError, match="solver must be one of"):
+        record.resolve_solver("fast")
