@@ -50,15 +50,17 @@ def round_for_storage(record, rounding: dict | None, tolerance_hartree: float, r
     if not rounding or check_eigenvalues(record) is None:
         return record
     tolerance_ev = tolerance_hartree * units.HARTREE_TO_EV
+    earlier = record.metadata.get("storage_rounding") or {}  # a copy from a dataset stored rounded already
     for finer in refinements:
         used = {name: int(rounding[name]) - finer for name in ("hamiltonian_exponent", "overlap_exponent")}
         rounded = record.rounded(used["hamiltonian_exponent"], used["overlap_exponent"])
         error = check_eigenvalues(rounded)
         if error <= tolerance_ev:
+            used = {name: max(step, int(earlier.get(name, step))) for name, step in used.items()}
             rounded.metadata.update(storage_rounding=used, eigenvalue_check_ev=float(error))
             return rounded
     record = record.replace()
-    record.metadata["storage_rounding"] = None
+    record.metadata["storage_rounding"] = earlier or None
     return record
 
 

@@ -6,7 +6,7 @@ from nextham.configs import load_config
 from nextham.configs.schema import check_training_config
 
 
-@pytest.mark.parametrize("name", ["fit", "bench"])
+@pytest.mark.parametrize("name", ["fit", "bench", "bench2"])
 def test_the_packaged_training_configs_pass(name):
     assert check_training_config(load_config(name)) == load_config(name)
 
