@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import ndtr
 
 def _flat_blocks(record, kind: str):
     """(flat values, block shapes, orbital offsets) of ``kind`` sized like the Hamiltonian (S ⊗ I₂ for a
@@ -185,8 +186,6 @@ class KPMSpectrum:
     def count(self, energies, with_error: bool = False):
         """Electrons per cell in the states below ``energies`` (Gaussian-smeared, spin included); with
         ``with_error`` also the standard error of the stochastic trace (zero for an exact one)."""
-        from scipy.special import ndtr
-
         columns = self._sum(lambda d: ndtr(d / self.width_ev), energies)
         counted = self._trace(columns)
         error = columns.std(axis=1, ddof=1) / math.sqrt(columns.shape[1]) if self.stochastic and columns.shape[1] > 1 \
@@ -205,8 +204,9 @@ class KPMSpectrum:
         return 0.5 * (low + high)
 
 
-# below this many rows the trace is taken exactly (every unit vector): cheaper than its noise
-EXACT_TRACE_ROWS = 1500
+# up to this many rows the trace is taken exactly (every unit vector): its cost grows as rows², its
+# noise-free answer is what small cells need
+EXACT_TRACE_ROWS = 256
 
 
 def kpm_spectrum(record, kpoints_frac=((0.0, 0.0, 0.0),), weights=None, width_ev: float = 0.1,
@@ -257,38 +257,134 @@ def eigenvalues_in_window(hamiltonian, overlap, low: float, high: float, start: 
         count = min(2 * count, size - 2)
 
 
+def _gap_centre(spectrum: KPMSpectrum, estimate: float, half_window_ev: float = 6.0) -> float:
+    """The middle of the stretch around ``estimate`` where the broadened DOS is below 2 % of its peak
+    (the gap of an insulator: there even a stochastic trace is quiet, as the broadening kernel is
+    nearly zero on every state); ``estimate`` itself when no such stretch holds or touches it."""
+    grid = np.linspace(estimate - half_window_ev, estimate + half_window_ev, 2401)
+    quiet = spectrum.dos(grid) < 0.02 * spectrum.dos(grid).max()
+    if not quiet.any():
+        return estimate
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(int), [0]])))
+    runs = list(zip(edges[::2], edges[1::2] - 1))  # (first, last) index of every quiet stretch
+    centre = int(np.argmin(np.abs(grid - estimate)))
+    first, last = min(runs, key=lambda run: 0 if run[0] <= centre <= run[1] else
+                      min(abs(run[0] - centre), abs(run[1] - centre)))
+    if grid[last] - grid[first] < 2 * spectrum.width_ev or not (grid[first] - 0.5 <= estimate <= grid[last] + 0.5):
+        return estimate
+    return 0.5 * (grid[first] + grid[last])
+
+
+def states_below(hamiltonian, overlap, sigma: float) -> int | None:
+    """How many eigenvalues of H c = ε S c lie below σ, exactly (Sylvester's law of inertia): the
+    negative pivots of a symmetric LDLᵀ-like factorisation of H − σS (SuperLU in symmetric mode, no
+    off-diagonal pivoting). None when SuperLU had to pivot off the diagonal (σ on an eigenvalue)."""
+    from scipy.sparse.linalg import splu
+
+    try:
+        factor = splu((hamiltonian - sigma * overlap).tocsc(), permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0,
+                      options={"SymmetricMode": True})
+    except RuntimeError:  # exactly singular
+        return None
+    if not np.array_equal(factor.perm_r, factor.perm_c):
+        return None
+    return int((factor.U.diagonal().real < 0).sum())
+
+
+def _edges_about(hamiltonian, overlap, sigma: float, count: int = 16) -> tuple:
+    """(highest eigenvalue ≤ σ, lowest > σ), asking for more eigenvalues until both sides hold one."""
+    size = hamiltonian.shape[0]
+    while True:
+        values = eigenvalues_near(hamiltonian, overlap, sigma, count)
+        below, above = values[values <= sigma], values[values > sigma]
+        if (len(below) and len(above)) or count >= size - 2:
+            return below.max(initial=-math.inf), above.min(initial=math.inf)
+        count = min(4 * count, size - 2)
+
+
 def sparse_occupation(record, kpoints_frac=((0.0, 0.0, 0.0),), width_ev: float = 0.1, vectors: int | None = 16,
                       seed: int = 0, kind: str = "hamiltonian", spectrum: KPMSpectrum | None = None) -> dict:
     """E_F, gap and band edges of ``kind`` for ``record.num_electrons`` without a dense eigensolve.
 
-    E_F first comes from the KPM count (Gaussian smearing of ``width_ev``). Shift-invert Lanczos
-    about it then finds the eigenvalues on either side at every k-point. Where they leave a gap wider
-    than 2 widths with the count at mid-gap within half an electron (plus three standard errors) of the
-    electron count, the cell is an insulator: VBM, CBM and E_F at mid-gap are exact eigenvalues.
-    Otherwise it is a metal, with the smeared E_F and its stochastic error. Returns the keys of
+    E_F first comes from the KPM count (Gaussian smearing of ``width_ev``). Where the broadened DOS
+    about it is quiet (a gap), shift-invert Lanczos about the middle of the quiet stretch finds the
+    eigenvalues on either side at every k-point; about E_F itself otherwise. Where they leave a gap wider
+    than 2 widths below which the states hold exactly the electrons (counted by Sylvester's inertia,
+    :func:`states_below`), the cell is an insulator: VBM, CBM and E_F at mid-gap are exact eigenvalues.
+    Otherwise it is a metal, whose E_F is that of Gaussian smearing of ``width_ev``, exact where the
+    inertia count and the eigenvalues about it can give it (:func:`_smeared_fermi_level`), else the
+    KPM count's, with its stochastic error. Returns the keys of
     :func:`~nextham.kspace.occupation.occupation_summary` plus the method's own."""
     kpoints = np.asarray(kpoints_frac, dtype=np.float64).reshape(-1, 3)
     vectors = None if vectors is not None and record.matrix_rows <= EXACT_TRACE_ROWS else vectors
     spectrum = spectrum or kpm_spectrum(record, kpoints, width_ev=width_ev, vectors=vectors, seed=seed, kind=kind)
     electrons = float(record.num_electrons)
     estimate = spectrum.fermi_level(electrons)
+    centre = _gap_centre(spectrum, estimate)
     below, above = [], []
     for kpoint in kpoints:
-        values = eigenvalues_near(*sparse_matrices(record, kpoint, kind), estimate, 16)
-        below.append(values[values <= estimate].max(initial=-math.inf))
-        above.append(values[values > estimate].min(initial=math.inf))
+        low, high = _edges_about(*sparse_matrices(record, kpoint, kind), centre)
+        below.append(low)
+        above.append(high)
     vbm, cbm = float(np.max(below)), float(np.min(above))
     facts = {"fermi_method": "kpm + shift-invert Lanczos", "kmesh": None, "kpoints": kpoints.tolist(),
              "smearing_ev": width_ev, "probes": "exact" if vectors is None else int(vectors)}
     if math.isfinite(vbm) and math.isfinite(cbm) and cbm - vbm > 2 * width_ev:
         middle = 0.5 * (vbm + cbm)
-        counted, error = spectrum.count(middle, with_error=True)
-        if abs(counted - electrons) <= 0.5 + 3 * error:
+        below_gap = [states_below(*sparse_matrices(record, kpoint, kind), middle) for kpoint in kpoints]
+        if None in below_gap:  # no exact count: the broadened one, within its noise
+            counted, error = spectrum.count(middle, with_error=True)
+            holds = abs(counted - electrons) <= 0.5 + 3 * error
+        else:
+            holds = abs(spectrum.spin_factor * float(np.dot(spectrum.kweights, below_gap)) - electrons) < 1e-6
+        if holds:
             return {"fermi_energy": middle, "band_gap": cbm - vbm, "vbm": vbm, "cbm": cbm, "metallic": False,
                     "occupied_bands": int(round(electrons / spectrum.spin_factor)), "fermi_error_ev": 0.0,
                     "fermi_converged": True, **facts}
-    _, error = spectrum.count(estimate, with_error=True)
-    density = float(spectrum.dos(estimate)[0])
-    return {"fermi_energy": estimate, "band_gap": 0.0, "vbm": math.nan, "cbm": math.nan, "metallic": True,
-            "occupied_bands": None, "fermi_error_ev": error / density if density > 0 else math.inf,
-            "fermi_converged": vectors is None or error < 0.5, **facts}
+    fermi, exact = _smeared_fermi_level(record, kpoints, spectrum, estimate, kind)
+    if exact:
+        error_ev = 0.0
+    else:
+        _, error = spectrum.count(estimate, with_error=True)
+        density = float(spectrum.dos(estimate)[0])
+        error_ev = error / density if density > 0 else math.inf
+    return {"fermi_energy": fermi, "band_gap": 0.0, "vbm": math.nan, "cbm": math.nan, "metallic": True,
+            "occupied_bands": None, "fermi_error_ev": error_ev, "fermi_converged": exact or error_ev < 0.01,
+            "fermi_exact_count": exact, **facts}
+
+
+def _smeared_fermi_level(record, kpoints, spectrum: KPMSpectrum, estimate: float, kind: str) -> tuple:
+    """(E_F, exact): E_F of Gaussian smearing of ``spectrum.width_ev`` for the electron count. Exactly,
+    where it can be: at every k-point the states below σ (the KPM estimate) are counted by inertia and
+    the eigenvalues about σ found by shift-invert until they reach 8 widths past the E_F they give,
+    every state below them full and every one above empty. Otherwise the KPM estimate."""
+    width, spin = spectrum.width_ev, spectrum.spin_factor
+    levels = []  # per k-point: (full states below the found ones, the found eigenvalues)
+    for kpoint in kpoints:
+        hamiltonian, overlap = sparse_matrices(record, kpoint, kind)
+        below = states_below(hamiltonian, overlap, estimate)
+        if below is None:
+            return estimate, False
+        levels.append((below, hamiltonian, overlap))
+    count = 32
+    while True:
+        found = []
+        for below, hamiltonian, overlap in levels:
+            values = eigenvalues_near(hamiltonian, overlap, estimate, count)
+            found.append((below - int((values < estimate).sum()), values))
+        low = max(values.min() for _, values in found) + 8 * width
+        high = min(values.max() for _, values in found) - 8 * width
+
+        def electrons(energy):
+            return spin * sum(weight * (full + float(ndtr((energy - values) / width).sum()))
+                              for weight, (full, values) in zip(spectrum.kweights, found))
+
+        target = float(record.num_electrons)
+        if low < high and electrons(low) <= target <= electrons(high):
+            for _ in range(100):
+                middle = 0.5 * (low + high)
+                low, high = (middle, high) if electrons(middle) < target else (low, middle)
+            return 0.5 * (low + high), True
+        if count >= min(hamiltonian.shape[0] - 2, 4096):
+            return estimate, False
+        count = min(4 * count, hamiltonian.shape[0] - 2)
