@@ -3,12 +3,14 @@ supercells of Si and of SiC, side by side in one run, on the same engine setting
 checkpoint's training data were made with). Prints a table and writes a log-log PNG of time vs atoms.
 
     python benchmarks/time_to_hamiltonian.py --ckpt runs/embedded [--repeats 1 2 3 4] [--scf-max-atoms 54]
+    python benchmarks/time_to_hamiltonian.py --ckpt runs/embedded --systems Si --repeats 8 12 17 --solver sparse
 
 Every measurement runs in a fresh process (its peak resident memory is that stage's alone), one at a
 time, with --threads OpenMP/torch threads. (a) is the whole recipe of `nextham data generate`: SCF,
 then H(T) and H(0) built in real space (``--builder kspace``: the older dense-k evaluation and Fourier
 transform), validated against the SCF's own bands; its SCF part alone is shown too. (b) is `nextham predict`: H(0) and S, graph,
-inference, occupation. The Gauge MAE of Ĥ is against that H(T), over every pair H(T) stores.
+inference, E_F and gap (by --solver: dense, sparse or auto), then the DOS. The Gauge MAE of Ĥ is against
+that H(T), over every pair H(T) stores.
 """
 from __future__ import annotations
 
@@ -33,14 +35,18 @@ def _scf(atoms, label, settings):
     return time.perf_counter() - start, peak_rss_mb(), record
 
 
-def _predict(checkpoint, atoms, label, builder):
+def _predict(checkpoint, atoms, label, builder, solver):
     from nextham.predict import Predictor
 
-    predictor = Predictor(checkpoint)
+    predictor = Predictor(checkpoint, solver=solver)
     predictor.engine_settings = {**predictor.engine_settings, "builder": builder}
     start = time.perf_counter()
     result = predictor(atoms, label)
-    return time.perf_counter() - start, peak_rss_mb(), result.record, result.timings
+    seconds = time.perf_counter() - start
+    dos_start = time.perf_counter()
+    result.dos(mesh=[1, 1, 1] if result.solver == "sparse" else None)
+    timings = {**result.timings, "dos_s": time.perf_counter() - dos_start, "solver": result.solver}
+    return seconds, peak_rss_mb(), result.record, timings
 
 
 def gauge_mae_mev(predicted, truth) -> float:
@@ -63,6 +69,8 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--builder", default="realspace", choices=["realspace", "kspace"],
                         help="how both sides build H(0), H(T), S")
+    parser.add_argument("--solver", default="auto", choices=["dense", "sparse", "auto"],
+                        help="how the prediction's E_F, gap and DOS are solved")
     parser.add_argument("--png", default="benchmarks/results/time_to_hamiltonian.png")
     parser.add_argument("--log", nargs="*", default=[],
                         help="only plot: the printed tables of earlier runs (their builder is read from the header)")
@@ -79,7 +87,8 @@ def main():
     settings_of = Predictor(args.ckpt)
     rows = []
     header = (f"{'structure':<12}{'atoms':>6}{'DFT s':>9}{'(SCF s)':>9}{'DFT MB':>8}{'predict s':>10}{'(H0+S s)':>9}"
-              f"{'(net s)':>8}{'pred MB':>8}{'DFT/pred':>9}{'Gauge MAE meV':>14}{'H(0) meV':>9}")
+              f"{'(net s)':>8}{'pred MB':>8}{'DFT/pred':>9}{'Gauge MAE meV':>14}{'H(0) meV':>9}{'(E_F s)':>9}"
+              f"{'solver':>8}{'DOS s':>8}")
     print(f"{machine()}; threads {args.threads}, checkpoint {args.ckpt}, builder {args.builder}\n{header}\n" + "-" * len(header),
           flush=True)
     for system in args.systems:
@@ -88,7 +97,7 @@ def main():
             atoms = bulk(formula, prototype, a=a).repeat((n, n, n))
             label = f"{system}-{len(atoms)}"
             p_seconds, p_peak, predicted, timings = in_fresh_process(args.threads, _predict, args.ckpt, atoms, label,
-                                                                          args.builder)
+                                                                          args.builder, args.solver)
             row = {"label": label, "system": system, "atoms": len(atoms), "predict_s": p_seconds, "predict_mb": p_peak,
                    "h0_s": timings["h0_and_overlap_s"], "net_s": timings["inference_s"], "dft_s": float("nan"),
                    "scf_s": float("nan"), "dft_mb": float("nan"), "mae": float("nan"), "h0_mae": float("nan")}
@@ -102,7 +111,8 @@ def main():
             rows.append(row)
             print(f"{label:<12}{row['atoms']:>6}{row['dft_s']:>9.1f}{row['scf_s']:>9.1f}{row['dft_mb']:>8.0f}"
                   f"{row['predict_s']:>10.1f}{row['h0_s']:>9.1f}{row['net_s']:>8.2f}{row['predict_mb']:>8.0f}"
-                  f"{row['dft_s'] / row['predict_s']:>9.2f}{row['mae']:>14.3f}{row['h0_mae']:>9.3f}", flush=True)
+                  f"{row['dft_s'] / row['predict_s']:>9.2f}{row['mae']:>14.3f}{row['h0_mae']:>9.3f}"
+                  f"{timings['eigensolver_s']:>9.1f}{timings['solver']:>8}{timings['dos_s']:>8.1f}", flush=True)
     plot(rows, Path(args.png))
     print(f"log-log plot: {args.png}")
 
@@ -111,10 +121,10 @@ def read_log(path) -> list:
     """Rows of a table this script printed (the columns `plot` needs)."""
     rows, builder = [], "realspace"
     for line in Path(path).read_text().splitlines():
-        if line.startswith("threads"):
+        if "threads" in line and "checkpoint" in line:  # the header line (after the machine, when printed)
             builder = line.rsplit("builder", 1)[-1].strip() if "builder" in line else "kspace"
         fields = line.split()
-        if len(fields) == 12 and fields[0].split("-")[0] in SYSTEMS and fields[1].isdigit():
+        if len(fields) >= 12 and fields[0].split("-")[0] in SYSTEMS and fields[1].isdigit():
             rows.append({"system": fields[0].split("-")[0], "atoms": int(fields[1]), "dft_s": float(fields[2]),
                          "predict_s": float(fields[5]), "builder": builder})
     return rows
