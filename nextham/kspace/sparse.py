@@ -271,22 +271,18 @@ def eigenvalues_in_window(hamiltonian, overlap, low: float, high: float, start: 
         count = min(2 * count, size - 2)
 
 
-def _gap_centre(spectrum: KPMSpectrum, estimate: float, half_window_ev: float = 6.0) -> float:
-    """The middle of the stretch around ``estimate`` where the broadened DOS is below 2 % of its peak
-    (the gap of an insulator: there even a stochastic trace is quiet, as the broadening kernel is
-    nearly zero on every state); ``estimate`` itself when no such stretch holds or touches it."""
+def _quiet_stretches(spectrum: KPMSpectrum, estimate: float, half_window_ev: float = 6.0) -> list:
+    """Middles of the stretches within ``half_window_ev`` of ``estimate`` where the broadened DOS is below
+    2 % of its peak and which are wider than two widths, nearest first: where a gap can be. There even a
+    stochastic trace is quiet (the broadening kernel is nearly zero on every state), while the count,
+    and the E_F estimate from it, carry the noise of the whole occupied spectrum."""
     grid = np.linspace(estimate - half_window_ev, estimate + half_window_ev, 2401)
-    quiet = spectrum.dos(grid) < 0.02 * spectrum.dos(grid).max()
-    if not quiet.any():
-        return estimate
+    density = spectrum.dos(grid)
+    quiet = density < 0.02 * density.max()
     edges = np.flatnonzero(np.diff(np.concatenate([[0], quiet.astype(int), [0]])))
-    runs = list(zip(edges[::2], edges[1::2] - 1))  # (first, last) index of every quiet stretch
-    centre = int(np.argmin(np.abs(grid - estimate)))
-    first, last = min(runs, key=lambda run: 0 if run[0] <= centre <= run[1] else
-                      min(abs(run[0] - centre), abs(run[1] - centre)))
-    if grid[last] - grid[first] < 2 * spectrum.width_ev or not (grid[first] - 0.5 <= estimate <= grid[last] + 0.5):
-        return estimate
-    return 0.5 * (grid[first] + grid[last])
+    middles = [0.5 * (grid[first] + grid[last]) for first, last in zip(edges[::2], edges[1::2] - 1)
+               if grid[last] - grid[first] > 2 * spectrum.width_ev]
+    return sorted(middles, key=lambda middle: abs(middle - estimate))
 
 
 def states_below(hamiltonian, overlap, sigma: float) -> int | None:
@@ -320,11 +316,11 @@ def sparse_occupation(record, kpoints_frac=((0.0, 0.0, 0.0),), width_ev: float =
                       seed: int = 0, kind: str = "hamiltonian", spectrum: KPMSpectrum | None = None) -> dict:
     """E_F, gap and band edges of ``kind`` for ``record.num_electrons`` without a dense eigensolve.
 
-    E_F first comes from the KPM count (Gaussian smearing of ``width_ev``). Where the broadened DOS
-    about it is quiet (a gap), shift-invert Lanczos about the middle of the quiet stretch finds the
-    eigenvalues on either side at every k-point; about E_F itself otherwise. Where they leave a gap wider
-    than 2 widths below which the states hold exactly the electrons (counted by Sylvester's inertia,
-    :func:`states_below`), the cell is an insulator: VBM, CBM and E_F at mid-gap are exact eigenvalues.
+    E_F first comes from the KPM count (Gaussian smearing of ``width_ev``). Each stretch about it where
+    the broadened DOS is quiet may be the gap: where the states below its middle hold exactly the
+    electrons (counted by Sylvester's inertia, :func:`states_below`), shift-invert Lanczos about the
+    middle finds the eigenvalues on either side at every k-point, and the cell is an insulator: VBM, CBM
+    and E_F at mid-gap are exact eigenvalues.
     Otherwise it is a metal, whose E_F is that of Gaussian smearing of ``width_ev``, exact where the
     inertia count and the eigenvalues about it can give it (:func:`_smeared_fermi_level`), else the
     KPM count's, with its stochastic error. Returns the keys of
@@ -334,27 +330,21 @@ def sparse_occupation(record, kpoints_frac=((0.0, 0.0, 0.0),), width_ev: float =
     spectrum = spectrum or kpm_spectrum(record, kpoints, width_ev=width_ev, vectors=vectors, seed=seed, kind=kind)
     electrons = float(record.num_electrons)
     estimate = spectrum.fermi_level(electrons)
-    centre = _gap_centre(spectrum, estimate)
-    below, above = [], []
-    for kpoint in kpoints:
-        low, high = _edges_about(*sparse_matrices(record, kpoint, kind), centre)
-        below.append(low)
-        above.append(high)
-    vbm, cbm = float(np.max(below)), float(np.min(above))
     facts = {"fermi_method": "kpm + shift-invert Lanczos", "kmesh": None, "kpoints": kpoints.tolist(),
              "smearing_ev": width_ev, "probes": "exact" if vectors is None else int(vectors)}
-    if math.isfinite(vbm) and math.isfinite(cbm) and cbm - vbm > 2 * width_ev:
-        middle = 0.5 * (vbm + cbm)
-        below_gap = [states_below(*sparse_matrices(record, kpoint, kind), middle) for kpoint in kpoints]
-        if None in below_gap:  # no exact count: the broadened one, within its noise
-            counted, error = spectrum.count(middle, with_error=True)
-            holds = abs(counted - electrons) <= 0.5 + 3 * error
-        else:
-            holds = abs(spectrum.spin_factor * float(np.dot(spectrum.kweights, below_gap)) - electrons) < 1e-6
-        if holds:
-            return {"fermi_energy": middle, "band_gap": cbm - vbm, "vbm": vbm, "cbm": cbm, "metallic": False,
-                    "occupied_bands": int(round(electrons / spectrum.spin_factor)), "fermi_error_ev": 0.0,
-                    "fermi_converged": True, **facts}
+    matrices = [sparse_matrices(record, kpoint, kind) for kpoint in kpoints]
+    for middle in _quiet_stretches(spectrum, estimate):
+        below_gap = [states_below(hamiltonian, overlap, middle) for hamiltonian, overlap in matrices]
+        if None in below_gap:
+            continue
+        if abs(spectrum.spin_factor * float(np.dot(spectrum.kweights, below_gap)) - electrons) > 1e-6:
+            continue  # a gap, but not the one the electrons fill up to
+        edges = [_edges_about(hamiltonian, overlap, middle) for hamiltonian, overlap in matrices]
+        vbm, cbm = max(low for low, _ in edges), min(high for _, high in edges)
+        if math.isfinite(vbm) and math.isfinite(cbm) and cbm > vbm:
+            return {"fermi_energy": 0.5 * (vbm + cbm), "band_gap": cbm - vbm, "vbm": vbm, "cbm": cbm,
+                    "metallic": False, "occupied_bands": int(round(electrons / spectrum.spin_factor)),
+                    "fermi_error_ev": 0.0, "fermi_converged": True, **facts}
     fermi, exact = _smeared_fermi_level(record, kpoints, spectrum, estimate, kind)
     if exact:
         error_ev = 0.0
