@@ -215,17 +215,19 @@ EXACT_TRACE_ROWS = 256
 
 
 def kpm_spectrum(record, kpoints_frac=((0.0, 0.0, 0.0),), weights=None, width_ev: float = 0.1,
-                 vectors: int | None = 16, seed: int = 0, kind: str = "hamiltonian") -> KPMSpectrum:
+                 vectors: int | None = 16, seed: int = 0, kind: str = "hamiltonian", matrices=None) -> KPMSpectrum:
     """:class:`KPMSpectrum` of ``kind`` at ``kpoints_frac`` (default Γ, what a large supercell needs),
     with as many moments as a Gaussian of ``width_ev`` needs on each k-point's spectrum. ``vectors``
-    random probes trace it, or every unit vector (exact) below EXACT_TRACE_ROWS rows or with None."""
+    random probes trace it, or every unit vector (exact) below EXACT_TRACE_ROWS rows or with None.
+    ``matrices``: the (H(k), S(k)) of those k-points when the caller has them already."""
     if vectors is not None and record.matrix_rows <= EXACT_TRACE_ROWS:
         vectors = None
     kpoints = np.asarray(kpoints_frac, dtype=np.float64).reshape(-1, 3)
     weights = np.full(len(kpoints), 1.0 / len(kpoints)) if weights is None else np.asarray(weights, dtype=np.float64)
     samples, scales = [], []
-    for kpoint in kpoints:
-        pencil = SparsePencil(*sparse_matrices(record, kpoint, kind))
+    matrices = matrices or [sparse_matrices(record, kpoint, kind) for kpoint in kpoints]
+    for hamiltonian, overlap in matrices:
+        pencil = SparsePencil(hamiltonian, overlap)
         low, high = pencil.bounds(seed=seed)
         for _ in range(4):
             found, half, centre = kpm_moments(pencil, moments_for_width((high - low) / 2, width_ev), vectors, seed,
@@ -327,12 +329,13 @@ def sparse_occupation(record, kpoints_frac=((0.0, 0.0, 0.0),), width_ev: float =
     :func:`~nextham.kspace.occupation.occupation_summary` plus the method's own."""
     kpoints = np.asarray(kpoints_frac, dtype=np.float64).reshape(-1, 3)
     vectors = None if vectors is not None and record.matrix_rows <= EXACT_TRACE_ROWS else vectors
-    spectrum = spectrum or kpm_spectrum(record, kpoints, width_ev=width_ev, vectors=vectors, seed=seed, kind=kind)
+    matrices = [sparse_matrices(record, kpoint, kind) for kpoint in kpoints]
+    spectrum = spectrum or kpm_spectrum(record, kpoints, width_ev=width_ev, vectors=vectors, seed=seed, kind=kind,
+                                        matrices=matrices)
     electrons = float(record.num_electrons)
     estimate = spectrum.fermi_level(electrons)
     facts = {"fermi_method": "kpm + shift-invert Lanczos", "kmesh": None, "kpoints": kpoints.tolist(),
              "smearing_ev": width_ev, "probes": "exact" if vectors is None else int(vectors)}
-    matrices = [sparse_matrices(record, kpoint, kind) for kpoint in kpoints]
     for middle in _quiet_stretches(spectrum, estimate):
         below_gap = [states_below(hamiltonian, overlap, middle) for hamiltonian, overlap in matrices]
         if None in below_gap:
@@ -345,7 +348,7 @@ def sparse_occupation(record, kpoints_frac=((0.0, 0.0, 0.0),), width_ev: float =
             return {"fermi_energy": 0.5 * (vbm + cbm), "band_gap": cbm - vbm, "vbm": vbm, "cbm": cbm,
                     "metallic": False, "occupied_bands": int(round(electrons / spectrum.spin_factor)),
                     "fermi_error_ev": 0.0, "fermi_converged": True, **facts}
-    fermi, exact = _smeared_fermi_level(record, kpoints, spectrum, estimate, kind)
+    fermi, exact = _smeared_fermi_level(matrices, spectrum, estimate, electrons)
     if exact:
         error_ev = 0.0
     else:
@@ -357,15 +360,15 @@ def sparse_occupation(record, kpoints_frac=((0.0, 0.0, 0.0),), width_ev: float =
             "fermi_exact_count": exact, **facts}
 
 
-def _smeared_fermi_level(record, kpoints, spectrum: KPMSpectrum, estimate: float, kind: str) -> tuple:
-    """(E_F, exact): E_F of Gaussian smearing of ``spectrum.width_ev`` for the electron count. Exactly,
+def _smeared_fermi_level(matrices, spectrum: KPMSpectrum, estimate: float, target: float) -> tuple:
+    """(E_F, exact): E_F of Gaussian smearing of ``spectrum.width_ev`` for ``target`` electrons, over the
+    k-points of ``matrices`` ((H(k), S(k)) each). Exactly,
     where it can be: at every k-point the states below σ (the KPM estimate) are counted by inertia and
     the eigenvalues about σ found by shift-invert until they reach 8 widths past the E_F they give,
     every state below them full and every one above empty. Otherwise the KPM estimate."""
     width, spin = spectrum.width_ev, spectrum.spin_factor
-    levels = []  # per k-point: (full states below the found ones, the found eigenvalues)
-    for kpoint in kpoints:
-        hamiltonian, overlap = sparse_matrices(record, kpoint, kind)
+    levels = []  # per k-point: (states below the estimate, H(k), S(k))
+    for hamiltonian, overlap in matrices:
         below = states_below(hamiltonian, overlap, estimate)
         if below is None:
             return estimate, False
@@ -383,7 +386,6 @@ def _smeared_fermi_level(record, kpoints, spectrum: KPMSpectrum, estimate: float
             return spin * sum(weight * (full + float(ndtr((energy - values) / width).sum()))
                               for weight, (full, values) in zip(spectrum.kweights, found))
 
-        target = float(record.num_electrons)
         if low < high and electrons(low) <= target <= electrons(high):
             for _ in range(100):
                 middle = 0.5 * (low + high)
