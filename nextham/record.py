@@ -21,6 +21,13 @@ SOLVERS = ("dense", "sparse", "auto")
 # (SiC at Γ, one thread: 1,728 rows 14 s dense, 42 s sparse; 4,096 rows 179 s dense, 217 s sparse): pairs
 # to 10 Å fill a tenth of H(k) at 1,000 atoms
 SPARSE_ABOVE_ROWS = 16000
+
+
+def check_solver(solver: str) -> str:
+    """``solver`` when it is one of SOLVERS, else a one-line error naming them."""
+    if solver not in SOLVERS:
+        raise ValueError(f"solver must be one of {SOLVERS}, not {solver!r}")
+    return solver
 EIGENVALUE_CHUNK_BYTES = 256 * 1024 ** 2
 
 
@@ -317,9 +324,7 @@ class HamiltonianRecord:
 
     def resolve_solver(self, solver: str = "auto") -> str:
         """``dense`` or ``sparse`` for this record: ``auto`` is sparse above SPARSE_ABOVE_ROWS rows."""
-        if solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}, not {solver!r}")
-        if solver == "auto":
+        if check_solver(solver) == "auto":
             return "sparse" if self.matrix_rows > SPARSE_ABOVE_ROWS else "dense"
         return solver
 

@@ -15,7 +15,7 @@ from ..errors import BasisMismatchError, DataError, UnknownElementError
 from ..data.batch import collate_graphs, record_to_sample, unpad_blocks
 from ..kspace.populations import mulliken_populations
 from ..data.layout import OrbitalLayout
-from ..record import SOLVERS, HamiltonianRecord
+from ..record import HamiltonianRecord, check_solver
 from ..evaluate.domain import atom_features, module_domain, unseen_reason
 from ..evaluate.predictions import predicted_record
 from ..train.checkpoints import checkpoint_files, load_module, module_dataset_card
@@ -60,9 +60,7 @@ class Predictor:
             from ..assets import shipped_checkpoint
 
             checkpoints = shipped_checkpoint()
-        if solver not in SOLVERS:
-            raise ValueError(f"solver must be one of {SOLVERS}, not {solver!r}")
-        self.solver = solver
+        self.solver = check_solver(solver)  # refused before any checkpoint is read
         files = checkpoint_files([checkpoints] if isinstance(checkpoints, (str, os.PathLike)) else checkpoints)
         self.checkpoints = [str(f) for f in files]
         self.module = load_module(files)
