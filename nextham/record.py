@@ -18,8 +18,8 @@ MATRIX_KINDS = ("hamiltonian_0", "hamiltonian", "overlap")
 SOLVERS = ("dense", "sparse", "auto")
 # above this many rows of H(k) (orbitals, ×2 with spin–orbit coupling) `auto` takes the sparse path: a
 # dense eigensolve there needs gigabytes per k-point and grows as rows³. Below it the dense one is faster
-# (SiC at Γ, one thread: 1,728 rows 14 s dense, 42 s sparse; 4,096 rows 179 s dense, 217 s sparse): pairs
-# to 10 Å fill a tenth of H(k) at 1,000 atoms
+# (SiC at Γ, one thread beside other work: 1,728 rows 14 s dense, 42 s sparse; 4,096 rows 179 s dense,
+# 217 s sparse): pairs to 10 Å fill a tenth of H(k) at 1,000 atoms
 SPARSE_ABOVE_ROWS = 16000
 
 

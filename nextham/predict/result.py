@@ -86,15 +86,20 @@ class PredictedHamiltonian:
         dos = weight * gaussians.sum(axis=1) / (width_ev * math.sqrt(2 * math.pi))
         return {"energies": energies, "dos": dos, "mesh": list(mesh), "fermi_energy": self.fermi_energy}
 
+    def _sparse_window(self) -> tuple:
+        """(low, high) eV the sparse solver's bands cover: E_F ± window_ev, or [VBM − window_ev,
+        CBM + window_ev] in an insulator."""
+        edges = [self.occupation[key] for key in ("vbm", "cbm")]
+        low, high = edges if all(map(math.isfinite, edges)) else (self.fermi_energy, self.fermi_energy)
+        return low - self.window_ev, high + self.window_ev
+
     def _bands_near_fermi(self, kpoints, kind: str) -> np.ndarray:
         """(K, n) eigenvalues within E_F ± window_ev (an insulator: [VBM − window_ev, CBM + window_ev]) at each
         k-point by shift-invert Lanczos, padded with NaN where a k-point holds fewer (drawn as no point)."""
         from ..kspace.sparse import eigenvalues_in_window, sparse_matrices
 
-        low = self.occupation["vbm"] if math.isfinite(self.occupation["vbm"]) else self.fermi_energy
-        high = self.occupation["cbm"] if math.isfinite(self.occupation["cbm"]) else self.fermi_energy
-        found = [eigenvalues_in_window(*sparse_matrices(self.record, k, kind), low - self.window_ev,
-                                       high + self.window_ev) for k in kpoints]
+        low, high = self._sparse_window()
+        found = [eigenvalues_in_window(*sparse_matrices(self.record, k, kind), low, high) for k in kpoints]
         width = max((len(f) for f in found), default=0)
         energies = np.full((len(found), width), np.nan)
         for row, values in zip(energies, found):
@@ -120,10 +125,8 @@ class PredictedHamiltonian:
         figure, (axis, side) = plt.subplots(1, 2, figsize=(7.5, 4.5), dpi=110, sharey=True,
                                             gridspec_kw={"width_ratios": [3, 1]})
         sparse = self.solver == "sparse"
-        if window_ev is None and sparse:  # the energies the sparse bands hold, about E_F
-            edges = [self.occupation[k] for k in ("vbm", "cbm")]
-            low, high = (edges if all(map(math.isfinite, edges)) else (fermi, fermi))
-            window_ev = (low - fermi - self.window_ev, high - fermi + self.window_ev)
+        if window_ev is None and sparse:  # the energies the sparse bands hold
+            window_ev = tuple(energy - fermi for energy in self._sparse_window())
         window_ev = window_ev or (-6.0, 6.0)
         for band in (bands["energies"] - fermi).T:
             axis.plot(bands["x"], band, ".", color="tab:red", ms=2) if sparse else \
