@@ -1,13 +1,16 @@
-"""H(0) and S for a new structure, old path vs new: the k-space path (fixed-density Fock build on the
-dense k-mesh + Fourier transform) against the real-space builder, for supercells of Si and of SiC,
-side by side in one run on the embedded recipe's engine settings. Prints a table and writes a
-log-log PNG of time (and time per atom) vs atoms.
+"""H(0) and S for a new structure: the k-space path (fixed-density Fock build on the dense k-mesh +
+Fourier transform), the real-space builder on the engine's one mesh, and the real-space builder with
+the diffuse products on a half mesh (the default), for supercells of Si and of SiC, side by side in
+one run on the embedded recipe's engine settings, with the default build's time per stage. Prints a
+table and writes a log-log PNG of time (and time per atom) vs atoms.
 
     python benchmarks/h0_scaling.py [--sizes 2 8 64 216 512 1000] [--old-max-atoms 8] [--threads 2]
 
 Every measurement runs in a fresh process, one at a time (peak resident memory is that build's
 alone), with --threads OpenMP/torch threads; --device cuda runs the builder's grid work on a GPU.
-Sizes: 2 is the primitive cell, multiples of 8 are n×n×n conventional cubic cells.
+Sizes: 2 is the primitive cell, multiples of 8 are n×n×n conventional cubic cells. Stages: the
+analytic S, T and pseudopotential integrals; ρ(0) of the free atoms; the potential (Hartree, xc,
+pseudo-charges) on the mesh; ⟨μ|V|ν⟩ over the mesh boxes.
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ def structure(system: str, atoms: int):
     return bulk(formula, prototype, a=a, cubic=True).repeat((n, n, n))
 
 
-def build(system, atoms, builder, device):
+def build(system, atoms, builder, device, coarse_tolerance=None):
     from nextham.configs import load_config
     from nextham.dft.engine_rules import resolve_engine_settings
     from nextham.dft.engine_settings import PySCFSettings
@@ -42,6 +45,8 @@ def build(system, atoms, builder, device):
     cell = structure(system, atoms)
     engine = dict(resolve_engine_settings(load_config("data/embedded.yaml")["engine"], cell.get_chemical_symbols()),
                   builder=builder, device=device)
+    if coarse_tolerance is not None:
+        engine["realspace_coarse_tolerance"] = coarse_tolerance
     start = time.perf_counter()
     record, _ = zeroth_step_blocks(structure_spec(cell, f"{system}-{atoms}"), PySCFSettings.from_dict(engine))
     seconds = time.perf_counter() - start
@@ -62,20 +67,25 @@ def main():
     args = parser.parse_args()
 
     rows = []
-    header = (f"{'structure':<10}{'atoms':>6}{'pairs':>8}{'k-space s':>10}{'k-space MB':>11}{'real-space s':>13}"
-              f"{'s/atom':>8}{'real MB':>9}{'speed-up':>9}")
+    header = (f"{'structure':<10}{'atoms':>6}{'pairs':>8}{'k-space s':>10}{'one mesh s':>11}{'two meshes s':>13}"
+              f"{'s/atom':>8}{'MB':>7}{'speed-up':>9}{'analytic':>9}{'rho(0)':>7}{'V':>6}{'<m|V|n>':>8}")
     print(f"{machine()}; threads {args.threads}, device {args.device}, embedded recipe (ke_cutoff 80 Ha, pairs to 10.6 Å)\n"
+          f"speed-up: one mesh / two meshes; the last four columns: seconds per stage of the two-mesh build\n"
           f"{header}\n" + "-" * len(header), flush=True)
     limits = dict(zip(args.systems, args.max_atoms + [max(args.sizes)] * len(args.systems)))
     for system in args.systems:
         for atoms in [n for n in args.sizes if n <= limits[system]]:
-            new_s, new_mb, pairs, _ = in_fresh_process(args.threads, build, system, atoms, "realspace", args.device)
-            old_s = old_mb = float("nan")
+            one_s, _, _, _ = in_fresh_process(args.threads, build, system, atoms, "realspace", args.device, 0.0)
+            new_s, new_mb, pairs, stages = in_fresh_process(args.threads, build, system, atoms, "realspace", args.device)
+            old_s = float("nan")
             if atoms <= args.old_max_atoms:
-                old_s, old_mb, _, _ = in_fresh_process(args.threads, build, system, atoms, "kspace", "cpu")
-            rows.append({"system": system, "atoms": atoms, "new_s": new_s, "old_s": old_s})
-            print(f"{system + '-' + str(atoms):<10}{atoms:>6}{pairs:>8}{old_s:>10.1f}{old_mb:>11.0f}{new_s:>13.1f}"
-                  f"{new_s / atoms:>8.3f}{new_mb:>9.0f}{old_s / new_s:>9.1f}", flush=True)
+                old_s, _, _, _ = in_fresh_process(args.threads, build, system, atoms, "kspace", "cpu")
+            rows.append({"system": system, "atoms": atoms, "new_s": new_s, "one_s": one_s, "old_s": old_s})
+            stage = [stages.get(key, float("nan")) for key in ("analytic_s", "atomic_density_s", "potential_s",
+                                                                "potential_matrix_s")]
+            print(f"{system + '-' + str(atoms):<10}{atoms:>6}{pairs:>8}{old_s:>10.1f}{one_s:>11.1f}{new_s:>13.1f}"
+                  f"{new_s / atoms:>8.3f}{new_mb:>7.0f}{one_s / new_s:>9.2f}{stage[0]:>9.1f}{stage[1]:>7.1f}"
+                  f"{stage[2]:>6.1f}{stage[3]:>8.1f}", flush=True)
     plot(rows, Path(args.png))
     print(f"log-log plot: {args.png}")
 
@@ -92,14 +102,12 @@ def plot(rows, path):
         mine = [r for r in rows if r["system"] == system]
         if not mine:
             continue
-        atoms = np.array([r["atoms"] for r in mine])
-        new = np.array([r["new_s"] for r in mine])
-        left.plot(atoms, new, "o-", color=colour, label=f"{system}: real space")
-        right.plot(atoms, new / atoms, "o-", color=colour, label=f"{system}: real space")
-        old = [(r["atoms"], r["old_s"]) for r in mine if np.isfinite(r["old_s"])]
-        if old:
-            left.plot(*zip(*old), "s--", color=colour, label=f"{system}: k-space + FT")
-            right.plot([a for a, _ in old], [s / a for a, s in old], "s--", color=colour, label=f"{system}: k-space + FT")
+        for key, style, name in (("new_s", "o-", "two meshes"), ("one_s", "^:", "one mesh"), ("old_s", "s--", "k-space + FT")):
+            points = [(r["atoms"], r[key]) for r in mine if np.isfinite(r[key])]
+            if points:
+                left.plot(*zip(*points), style, color=colour, label=f"{system}: {name}")
+                right.plot([a for a, _ in points], [t / a for a, t in points], style, color=colour,
+                           label=f"{system}: {name}")
     for axis, label in ((left, "wall time of H(0) + S (s)"), (right, "seconds per atom")):
         axis.set_xscale("log")
         axis.set_yscale("log")

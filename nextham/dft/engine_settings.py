@@ -40,6 +40,9 @@ class PySCFSettings:
     kpoint_chunk: int = 64
     builder: str = "realspace"  # realspace | kspace (spin–orbit cells always use kspace)
     realspace_threshold: float = 1e-8  # basis functions are cut where they fall below this
+    # products of diffuse primitives are summed on a mesh of half the points per axis where their Fourier
+    # series beyond it is below this (changes blocks by ~1e-9 Ha, below the storage rounding); 0: one mesh
+    realspace_coarse_tolerance: float = 1e-8
     device: str = "cpu"  # where the real-space builder's grid work runs (cpu | cuda)
     soc: SOCSettings = field(default_factory=SOCSettings)
 

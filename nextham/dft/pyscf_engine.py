@@ -42,7 +42,8 @@ def _realspace_blocks(cell, settings: PySCFSettings, densities: dict, progress: 
     from .realspace import RealSpaceBuilder
 
     builder = RealSpaceBuilder(cell, settings.xc, settings.pair_cutoff_angstrom * units.ANGSTROM_TO_BOHR,
-                               threshold=settings.realspace_threshold, device=settings.device, progress=progress)
+                               threshold=settings.realspace_threshold, device=settings.device, progress=progress,
+                               coarse_tolerance=settings.realspace_coarse_tolerance)
     on_mesh = {name: builder.atomic_density(density) if isinstance(density, dict) else density
                for name, density in densities.items()}
     hamiltonians = dict(zip(on_mesh, builder.hamiltonians(list(on_mesh.values()))))

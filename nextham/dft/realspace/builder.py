@@ -10,6 +10,7 @@ import torch
 
 from .analytic import ClusterIntegrals, pseudopotential, two_centre
 from .grid import MeshBoxes
+from .multigrid import TwoMeshes
 from .orbitals import element_functions
 from .pairs import PairBlocks
 from .potential import local_potential, pseudo_charge_density
@@ -17,13 +18,14 @@ from .potential import local_potential, pseudo_charge_density
 
 def memory_estimate(lattice_bohr, ke_cutoff_hartree, pairs: int, width: int, box_points: int = 8,
                     box_images: int = 400) -> float:
-    """Peak bytes of a build: five sets of padded pair blocks (S, T, pseudopotential, H(0), H(T)),
-    about twenty float64 arrays over the mesh (densities, potentials, gradients and their complex
-    FFTs), and one box's basis-function values over the images within reach."""
+    """Peak bytes of a build: seven sets of padded pair blocks (S, T, pseudopotential, H(0), H(T) and
+    the two-mesh sums' halves of both), about twenty float64 arrays over the mesh (densities,
+    potentials, gradients and their complex FFTs), and one box's basis-function values over the
+    images within reach."""
     from pyscf.pbc.tools import cutoff_to_mesh
 
     points = float(np.prod(cutoff_to_mesh(np.asarray(lattice_bohr), ke_cutoff_hartree)))
-    return 5 * pairs * width * width * 8 + 20 * points * 8 + 4 * box_points ** 3 * box_images * width * 8
+    return 7 * pairs * width * width * 8 + 20 * points * 8 + 4 * box_points ** 3 * box_images * width * 8
 
 
 class RealSpaceBuilder:
@@ -31,10 +33,12 @@ class RealSpaceBuilder:
 
     ``threshold``: basis functions are dropped where they fall below it (sets each element's
     radius); ``box_points``: mesh points per box edge; ``device``: where the grid work runs;
-    ``progress``: a progress bar over the mesh boxes (worth it from about a hundred atoms)."""
+    ``progress``: a progress bar over the mesh boxes (worth it from about a hundred atoms);
+    ``coarse_tolerance``: the products of diffuse primitives go to a mesh of half the points per axis
+    where their Fourier series beyond it is below this (:mod:`.multigrid`); 0 keeps one mesh."""
 
     def __init__(self, cell, xc: str, cutoff_bohr: float, threshold: float = 1e-8, box_points: int = 8,
-                 device: str = "cpu", progress: bool = False):
+                 device: str = "cpu", progress: bool = False, coarse_tolerance: float = 1e-8):
         if len(cell._ecpbas) or not cell._pseudo:
             raise NotImplementedError("the real-space builder handles GTH pseudopotentials (no ECP, no all-electron)")
         self.cell, self.xc, self.device, self.progress = cell, xc, torch.device(device), progress
@@ -51,6 +55,10 @@ class RealSpaceBuilder:
         self.width = self.template.width
         self.boxes = MeshBoxes(self.positions, self.lattice, self.symbols, self.functions, self.mesh,
                                box_points=box_points, device=self.device)
+        self.two_meshes = None
+        if coarse_tolerance > 0:
+            two = TwoMeshes(self.boxes, self.positions, self.lattice, threshold, coarse_tolerance, box_points)
+            self.two_meshes = two if two.available else None
         self.timings["setup_s"] = time.perf_counter() - start
 
         start = time.perf_counter()
@@ -73,7 +81,9 @@ class RealSpaceBuilder:
     def atomic_density(self, atom_density: dict) -> torch.Tensor:
         """ρ(0) on the mesh from per-element density matrices {symbol: D (PySCF AO order)}."""
         start = time.perf_counter()
-        rho = self.boxes.density(atom_density)
+        rho = self.two_meshes.density(atom_density) if self.two_meshes is not None else None
+        if rho is None:
+            rho = self.boxes.density(atom_density)
         self.timings["atomic_density_s"] = time.perf_counter() - start
         return rho.reshape(self.mesh)
 
@@ -94,18 +104,22 @@ class RealSpaceBuilder:
         if self.pseudo_charge is None:
             self.pseudo_charge = self._pseudo_charges()
         start = time.perf_counter()
-        weight = abs(np.linalg.det(self.lattice)) / np.prod(self.mesh)
         potentials = torch.stack([
-            local_potential(torch.as_tensor(rho, device=self.device), self.pseudo_charge, self.potential_constant, self.lattice,
-                            self.xc).reshape(-1) * weight for rho in densities])
+            local_potential(torch.as_tensor(rho, device=self.device).reshape(self.mesh), self.pseudo_charge,
+                            self.potential_constant, self.lattice, self.xc) for rho in densities])
         self.timings["potential_s"] = time.perf_counter() - start
         start = time.perf_counter()
         out = [self.pairs() for _ in densities]
         from tqdm.auto import tqdm
 
-        with tqdm(total=self.boxes.num_boxes, desc=f"H[ρ] on the mesh ({self.cell.natm} atoms)", unit="box",
+        meshes = self.two_meshes or self.boxes
+        with tqdm(total=meshes.num_boxes, desc=f"H[ρ] on the mesh ({self.cell.natm} atoms)", unit="box",
                   leave=False, disable=not self.progress) as bar:
-            self.boxes.potential_matrices(potentials, out, progress=bar)
+            if self.two_meshes is not None:
+                self.two_meshes.potential_matrices(potentials, out, progress=bar)
+            else:
+                weight = abs(np.linalg.det(self.lattice)) / np.prod(self.mesh)
+                self.boxes.potential_matrices(potentials.reshape(len(densities), -1) * weight, out, progress=bar)
         for blocks in out:
             blocks.blocks += self.kinetic.blocks + self.pseudo.blocks
         self.timings["potential_matrix_s"] = time.perf_counter() - start

@@ -19,6 +19,8 @@ class Box:
     atoms: np.ndarray     # images touching the box: atom in the cell
     shifts: np.ndarray    # ... and its lattice shift
     centres: torch.Tensor  # [K, 3]
+    distances: np.ndarray  # [K] Bohr, image to the box's centre
+    reach: float          # Bohr, the box's centre to its farthest point
 
 
 class MeshBoxes:
@@ -33,6 +35,7 @@ class MeshBoxes:
         self.width = max(f.num_orbitals for f in functions.values())
         radius = np.array([functions[s].radius for s in self.symbols])
         self.radius = radius
+        self.species = np.unique(self.symbols, return_inverse=True)[1].reshape(-1)
         counts = [max(1, int(np.ceil(n / box_points))) for n in self.mesh]
         self.edges = [np.linspace(0, n, c + 1).round().astype(int) for n, c in zip(self.mesh, counts)]
         # half the sum of the largest box's edge vectors bounds every box's centre-to-point distance
@@ -60,25 +63,31 @@ class MeshBoxes:
                     reach = np.linalg.norm(points - centre, axis=1).max()
                     near = np.asarray(self.tree.query_ball_point(centre, self.radius.max() + reach), dtype=np.int64)
                     atoms = self.image_atoms[near]
-                    close = np.linalg.norm(self.image_cart[near] - centre, axis=1) <= self.radius[atoms] + reach
-                    near = np.sort(near[close])
+                    distances = np.linalg.norm(self.image_cart[near] - centre, axis=1)
+                    close = (distances <= self.radius[atoms] + reach) & (self.radius[atoms] > 0)
+                    # grouped by element (then image): each element's functions fill one contiguous slice
+                    order = np.lexsort((near[close], self.species[self.image_atoms[near[close]]]))
+                    near, distances = near[close][order], distances[close][order]
                     yield Box(
                         index=torch.as_tensor(((i * n2 + j) * n3 + k).ravel(), device=self.device),
                         points=torch.as_tensor(points, device=self.device),
                         atoms=self.image_atoms[near], shifts=self.image_shifts[near],
-                        centres=torch.as_tensor(self.image_cart[near], device=self.device))
+                        centres=torch.as_tensor(self.image_cart[near], device=self.device),
+                        distances=distances, reach=float(reach))
 
-    def orbitals(self, box: Box) -> torch.Tensor:
-        """[P, K·w] values of the functions of the box's images (padded to w per atom)."""
-        values = torch.zeros((len(box.points), len(box.atoms), self.width), dtype=box.points.dtype,
+    def orbitals(self, box: Box, functions: dict | None = None, images=None) -> torch.Tensor:
+        """[P, K·w] values of ``functions`` (default: the mesh's own) of the box's images, or of the
+        ``images`` among them (indices), padded to w per atom."""
+        functions = self.functions if functions is None else functions
+        images = np.arange(len(box.atoms)) if images is None else np.asarray(images)
+        values = torch.zeros((len(box.points), len(images), self.width), dtype=box.points.dtype,
                              device=self.device)
-        symbols = np.array(self.symbols)[box.atoms]
-        for symbol in np.unique(symbols):
-            which = np.flatnonzero(symbols == symbol)
-            idx = torch.as_tensor(which, device=self.device)
-            displacement = box.points[:, None, :] - box.centres[idx][None]
-            fn = self.functions[symbol]
-            values[:, idx, :fn.num_orbitals] = fn.evaluate(displacement)
+        species = self.species[box.atoms[images]]
+        starts = np.flatnonzero(np.r_[True, species[1:] != species[:-1]]) if len(images) else []
+        for start, end in zip(starts, list(starts[1:]) + [len(images)]):
+            chosen = torch.as_tensor(images[start:end], device=self.device)
+            fn = functions[self.symbols[box.atoms[images[start]]]]
+            fn.evaluate(box.points[:, None, :] - box.centres[chosen][None], out=values[:, start:end, :fn.num_orbitals])
         return values.reshape(len(box.points), -1)
 
     def density(self, atom_density: dict) -> torch.Tensor:
@@ -102,9 +111,9 @@ class MeshBoxes:
             rho[box.index] += torch.einsum("pkm,kmn,pkn->p", phi, dm, phi)
         return rho
 
-    def radial_sums(self, functions: list) -> list:
+    def radial_sums(self, functions: list, radii: dict | None = None) -> list:
         """For each {symbol: f(r²)} in ``functions``, Σ over images of f(|r − R|²) on the mesh (flat);
-        each f must vanish beyond the element's basis radius."""
+        each f must vanish beyond the element's basis radius, or beyond ``radii[symbol]`` where given."""
         size = int(np.prod(self.mesh))
         out = [torch.zeros(size, dtype=torch.float64, device=self.device) for _ in functions]
         symbols_all = np.array(self.symbols)
@@ -117,8 +126,12 @@ class MeshBoxes:
                   - 2.0 * box.points @ box.centres.T).clamp_(min=0.0)
             symbols = symbols_all[box.atoms]
             for symbol in np.unique(symbols):
-                idx = torch.as_tensor(np.flatnonzero(symbols == symbol), device=self.device)
-                near = r2[:, idx]
+                which = symbols == symbol
+                if radii is not None:
+                    which &= box.distances <= radii[symbol] + box.reach
+                if not which.any():
+                    continue
+                near = r2[:, torch.as_tensor(np.flatnonzero(which), device=self.device)]
                 for total, radial in zip(out, functions):
                     total[box.index] += radial[symbol](near).sum(1)
         return out

@@ -3,7 +3,7 @@ radius beyond which each element's functions fall below a threshold."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -22,33 +22,72 @@ class ElementFunctions:
     shells: list  # (l, exponents [P], coefficients [P, C] as libcint stores them, Cartesian → spherical)
     num_orbitals: int
     radius: float  # Bohr; every function is below the threshold beyond it
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
-    def evaluate(self, displacement: torch.Tensor) -> torch.Tensor:
-        """Values at ``displacement`` = r − centre ([..., 3], Bohr) → [..., num_orbitals]."""
-        r2 = (displacement * displacement).sum(-1)
-        columns = []
-        as_tensor = lambda a: torch.as_tensor(a, dtype=displacement.dtype, device=displacement.device)
-        gaussians = {}  # shells sharing exponents (MOLOPT's s and p) share the exponentials
-        for l, exponents, coefficients, to_spherical in self.shells:
-            key = exponents.tobytes()
-            if key not in gaussians:
-                gaussians[key] = torch.exp(-r2[..., None] * as_tensor(exponents))
-            radial = gaussians[key] @ as_tensor(coefficients)  # [..., C]
-            if l == 0:
-                cart = torch.ones_like(r2)[..., None]
-            elif l == 1:
-                cart = displacement
+    def evaluate(self, displacement: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """Values at ``displacement`` = r − centre ([..., 3], Bohr) → [..., num_orbitals], written
+        into ``out`` when given (a view of a larger array)."""
+        x, y, z = displacement.unbind(-1)
+        r2 = x * x + y * y + z * z
+        if out is None:
+            out = displacement.new_empty((*r2.shape, self.num_orbitals))
+        tensors = self._tensors(displacement.dtype, displacement.device)
+        gaussians = [torch.exp(r2[..., None] * negative) for negative in tensors["exponent_sets"]]
+        start = 0
+        for (l, _, coefficients, _), (which, coefficient, to_spherical) in zip(self.shells, tensors["shells"]):
+            width = coefficients.shape[1] * (2 * l + 1)
+            if not len(coefficients):  # a restricted copy without primitives in this shell
+                out[..., start:start + width] = 0.0
             else:
-                cart = torch.stack([displacement[..., 0] ** a * displacement[..., 1] ** b * displacement[..., 2] ** c
-                                    for a, b, c in _cartesian_powers(l)], -1)
-            angular = cart @ as_tensor(to_spherical)
-            columns.append((radial[..., :, None] * angular[..., None, :]).flatten(-2))
-        return torch.cat(columns, -1)
+                radial = gaussians[which] @ coefficient  # [..., C]
+                if l == 0:
+                    angular = None  # to_spherical is None: the constant is in the coefficients
+                elif l == 1 and to_spherical is None:
+                    angular = displacement
+                else:
+                    cart = torch.stack([x ** a * y ** b * z ** c for a, b, c in _cartesian_powers(l)], -1)
+                    angular = cart if to_spherical is None else cart @ to_spherical
+                values = radial if angular is None else (radial[..., :, None] * angular[..., None, :]).flatten(-2)
+                out[..., start:start + width] = values
+            start += width
+        return out
 
+    def _tensors(self, dtype, device) -> dict:
+        """The exponents (negated, one set per group of shells sharing them, as MOLOPT's s and p do)
+        and coefficients as tensors, made once per dtype and device."""
+        key = (dtype, str(device))
+        if key not in self._cache:
+            as_tensor = lambda a: torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
+            sets, shells = {}, []
+            for l, exponents, coefficients, to_spherical in self.shells:
+                which = sets.setdefault(exponents.tobytes(), (len(sets), -exponents))[0]
+                # s and p: the Cartesian → spherical map is a multiple of the identity, folded into the coefficients
+                scale = to_spherical[0, 0]
+                if to_spherical.shape[0] == to_spherical.shape[1] and np.allclose(to_spherical, scale * np.eye(len(to_spherical))):
+                    shells.append((which, as_tensor(coefficients * scale), None))
+                else:
+                    shells.append((which, as_tensor(coefficients), as_tensor(to_spherical)))
+            ordered = [as_tensor(negative) for _, negative in sorted(sets.values(), key=lambda item: item[0])]
+            self._cache[key] = {"exponent_sets": ordered, "shells": shells}
+        return self._cache[key]
 
-    def spherical_density(self, density_matrix, tolerance: float = 1e-10):
+    def restricted(self, keep, threshold: float) -> "ElementFunctions | None":
+        """The same functions with each contraction cut to the primitives whose exponents ``keep``
+        (a mask from an exponent array) accepts, and the radius of what is left; None if nothing is."""
+        shells, radius, kept = [], 0.0, False
+        for l, exponents, coefficients, to_spherical in self.shells:
+            mask = np.asarray(keep(exponents), dtype=bool)
+            shells.append((l, exponents[mask], coefficients[mask], to_spherical))
+            if mask.any():
+                kept = True
+                radius = max(radius, _shell_radius(l, exponents[mask], coefficients[mask] * np.abs(to_spherical).max(),
+                                                   threshold))
+        return ElementFunctions(self.symbol, shells, self.num_orbitals, radius) if kept else None
+
+    def spherical_density(self, density_matrix, tolerance: float = 1e-10, split_at: float | None = None):
         """ρ(|r|²) of a rotation-invariant one-centre density matrix (a spherically averaged free
-        atom), as a function of r², or None when the matrix is not rotation invariant.
+        atom), as a function of r², or None when the matrix is not rotation invariant. With
+        ``split_at``: (the part ρ_D of the primitives with exponents up to it alone, and ρ − ρ_D).
 
         Invariance leaves only equal-l shell pairs with one weight d_st per pair, and Σ_m of a
         shell's squared angular parts is (2l+1)/4π · r^2l, so ρ = Σ_st d_st (2l+1)/4π r^2l R_s R_t."""
@@ -68,13 +107,20 @@ class ElementFunctions:
                     weights[s_, t] = np.mean(np.diag(block)) * (2 * l + 1) / (4 * math.pi)
         sets = [exps for _, exps in sorted(exponent_sets.values(), key=lambda item: item[0])]
 
-        def density(r2: torch.Tensor) -> torch.Tensor:
+        def radial_parts(r2: torch.Tensor, limits) -> list:
+            """Σ_st w_st R_s R_t with R cut to the primitives with exponents ≤ each limit (None: all)."""
             as_tensor = lambda a: torch.as_tensor(a, dtype=r2.dtype, device=r2.device)
             gaussians = [torch.exp(-r2[..., None] * as_tensor(exps)) for exps in sets]
-            # R_s(r) r^l for every contracted function, then Σ_st w_st R_s R_t
-            radial = torch.stack([(gaussians[key] @ as_tensor(coef)) * r2 ** (l / 2)
-                                  for l, _, key, coef in columns], -1)
-            return ((radial @ as_tensor(weights)) * radial).sum(-1)
+            out = []
+            for limit in limits:
+                # R_s(r) r^l for every contracted function, then Σ_st w_st R_s R_t
+                radial = torch.stack([(gaussians[key] @ as_tensor(coef if limit is None else coef * (sets[key] <= limit)))
+                                      * r2 ** (l / 2) for l, _, key, coef in columns], -1)
+                out.append(((radial @ as_tensor(weights)) * radial).sum(-1))
+            return out
+
+        def density(r2: torch.Tensor) -> torch.Tensor:
+            return radial_parts(r2, [None])[0]
 
         # the shortcut is used only where it reproduces the full evaluation
         points = torch.as_tensor(np.random.default_rng(0).normal(size=(64, 3)) * 1.5)
@@ -83,7 +129,24 @@ class ElementFunctions:
         radial = density((points * points).sum(-1))
         if not torch.allclose(radial, full, rtol=tolerance, atol=tolerance * float(full.abs().max())):
             return None
-        return density
+        if split_at is None:
+            return density
+
+        def diffuse(r2):
+            return radial_parts(r2, [split_at])[0]
+
+        def rest(r2):
+            whole, smooth = radial_parts(r2, [None, split_at])
+            return whole - smooth
+
+        return diffuse, rest
+
+
+def radial_radius(function, threshold: float) -> float:
+    """Largest r (Bohr) where |f(r²)| still reaches ``threshold``, on a fine radial scan."""
+    r = torch.linspace(0.0, 60.0, 24001, dtype=torch.float64)
+    above = torch.nonzero(function(r * r).abs() >= threshold).reshape(-1)
+    return float(r[above[-1]] + r[1]) if len(above) else 0.0
 
 
 def element_functions(cell, threshold: float) -> dict:

@@ -52,21 +52,31 @@ class PairBlocks:
         index = np.minimum(index, len(self.codes) - 1)
         return np.where(self.codes[index] == code, index, -1)
 
-    def add_over_images(self, matrix: torch.Tensor, atoms: np.ndarray, shifts: np.ndarray):
-        """Add ``matrix`` [K·w, K·w] between images (atoms[k], shifts[k]) into the blocks of
-        the pairs (atoms[k], atoms[l], shifts[l] − shifts[k]) that are in the list."""
-        count = len(atoms)
-        k, l = np.meshgrid(np.arange(count), np.arange(count), indexing="ij")
+    def add_over_images(self, matrix: torch.Tensor, atoms: np.ndarray, shifts: np.ndarray,
+                        column_atoms: np.ndarray | None = None, column_shifts: np.ndarray | None = None):
+        """Add ``matrix`` [K·w, L·w] between images (atoms[k], shifts[k]) and (column_atoms[l],
+        column_shifts[l]) (default: the same images) into the blocks of the pairs (atoms[k],
+        column_atoms[l], column_shifts[l] − shifts[k]) that are in the list."""
+        if column_atoms is None:
+            column_atoms, column_shifts = atoms, shifts
+        rows, columns = len(atoms), len(column_atoms)
+        k, l = np.meshgrid(np.arange(rows), np.arange(columns), indexing="ij")
         k, l = k.ravel(), l.ravel()
-        index = self.lookup(atoms[k], atoms[l], shifts[l] - shifts[k])
+        index = self.lookup(atoms[k], column_atoms[l], column_shifts[l] - shifts[k])
         keep = index >= 0
         if not keep.any():
             return
         w = self.width
-        tiles = matrix.reshape(count, w, count, w).permute(0, 2, 1, 3).reshape(count * count, w, w)
+        tiles = matrix.reshape(rows, w, columns, w).permute(0, 2, 1, 3).reshape(rows * columns, w, w)
         selected = torch.as_tensor(np.flatnonzero(keep), device=matrix.device)
         self.blocks.index_add_(0, torch.as_tensor(index[keep], device=matrix.device),
                                tiles.index_select(0, selected).to(self.dtype))
+
+    def add_transposed_partners(self):
+        """blocks(i, j, R) += blocks(j, i, −R)ᵀ for every pair: a half accumulated on one side of
+        each pair becomes the whole hermitian block."""
+        partner = torch.as_tensor(self.lookup(self.second, self.first, -self.shifts), device=self.blocks.device)
+        self.blocks = self.blocks + self.blocks.index_select(0, partner).transpose(1, 2)
 
 
 def lattice_images(positions, lattice, margin):

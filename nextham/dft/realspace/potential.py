@@ -69,15 +69,27 @@ def pseudo_charge_density(lattice, mesh, positions, charges, widths, device) -> 
     lattice = np.asarray(lattice, dtype=np.float64)
     g2 = (reciprocal_vectors(lattice, mesh, device) ** 2).sum(-1)
     fractional = np.asarray(positions, dtype=np.float64) @ np.linalg.inv(lattice)
-    # e^{−iG·τ} = Π_k e^{−2πi m_k f_k}: three short factors per atom instead of an exponential per point
-    integers = [torch.fft.fftfreq(n, 1.0 / n, dtype=torch.float64, device=device) for n in mesh]
     coefficients = torch.zeros(tuple(mesh), dtype=torch.complex128, device=device)
     species = {}  # atoms of one charge and width share their Gaussian: Σ_a e^{−iG·τ_a} first
-    for position, charge, width in zip(fractional, charges, widths):
-        factors = [torch.exp(-2j * math.pi * m * float(f)) for m, f in zip(integers, position)]
-        phase = factors[0][:, None, None] * factors[1][None, :, None] * factors[2][None, None, :]
-        key = (float(charge), float(width))
-        species[key] = species[key] + phase if key in species else phase
-    for (charge, width), structure_factor in species.items():
-        coefficients += -charge * torch.exp(-0.5 * g2 * width ** 2) * structure_factor
+    for index, (charge, width) in enumerate(zip(charges, widths)):
+        species.setdefault((float(charge), float(width)), []).append(index)
+    for (charge, width), atoms in species.items():
+        coefficients += -charge * torch.exp(-0.5 * g2 * width ** 2) * structure_factor(fractional[atoms], mesh, device)
     return torch.fft.ifftn(coefficients * (np.prod(mesh) / abs(np.linalg.det(lattice)))).real
+
+
+def structure_factor(fractional, mesh, device, chunk: int = 256) -> torch.Tensor:
+    """Σ_a e^{−iG·τ_a} over the mesh's G vectors in FFT order ([n1, n2, n3], complex).
+
+    e^{−iG·τ} = Π_k e^{−2πi m_k f_k} factorises per axis, so the sum is one matrix product of the
+    first axis' factors with the other two axes' outer products: atoms × points multiply-adds in a
+    GEMM, ``chunk`` atoms at a time (the outer products of a chunk take chunk × n2 × n3 numbers)."""
+    fractional = np.asarray(fractional, dtype=np.float64).reshape(-1, 3)
+    n1, n2, n3 = (int(n) for n in mesh)
+    out = torch.zeros((n1, n2 * n3), dtype=torch.complex128, device=device)
+    integers = [torch.fft.fftfreq(n, 1.0 / n, dtype=torch.float64, device=device) for n in (n1, n2, n3)]
+    for start in range(0, len(fractional), chunk):
+        f = torch.as_tensor(fractional[start:start + chunk], device=device)
+        e1, e2, e3 = (torch.exp(-2j * math.pi * f[:, k, None] * integers[k][None, :]) for k in range(3))
+        out += e1.T @ (e2[:, :, None] * e3[:, None, :]).reshape(len(f), n2 * n3)
+    return out.reshape(n1, n2, n3)
