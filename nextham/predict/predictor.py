@@ -13,7 +13,7 @@ from ..conventions import BasisSet, element_symbol, units
 from ..dft.engine_rules import basis_settings, resolve_engine_settings, with_family_rules
 from ..errors import BasisMismatchError, DataError, UnknownElementError
 from ..data.batch import collate_graphs, record_to_sample, unpad_blocks
-from ..kspace.populations import mulliken_populations
+from ..kspace.populations import filled_band_populations
 from ..data.layout import OrbitalLayout
 from ..record import HamiltonianRecord, check_solver
 from ..evaluate.domain import atom_features, module_domain, unseen_reason
@@ -233,8 +233,9 @@ class Predictor:
         start = time.perf_counter()
         inside = np.flatnonzero(record.edge_distances() <= (self.graph_cutoff or np.inf) + 1e-9)
         graph = record.select_edges(inside)
+        solver = record.resolve_solver(self.solver)
         # the populations fill H(0)'s bands, which needs every stored pair, not only the graph's
-        populations = mulliken_populations(record) if self.module.ensemble.reads_populations else None
+        populations = filled_band_populations(record, solver) if self.module.ensemble.reads_populations else None
         batch = collate_graphs([record_to_sample(graph, self.spinful_model, populations=populations)],
                                self.layout, self.spinful_model, self.dtype).to(self.device)
         timings["graph_s"] = time.perf_counter() - start
@@ -251,7 +252,6 @@ class Predictor:
         verdict = self.domain_verdict(output, batch)
         timings["inference_s"] = time.perf_counter() - start
         start = time.perf_counter()
-        solver = record.resolve_solver(self.solver)
         predicted, occupation = predicted_record(record, hamiltonian, owner, solver=solver, checkpoints=self.checkpoints,
                                                  unseen_elements=self.unseen_elements(symbols), chunk_atoms=chunk,
                                                  **verdict)
