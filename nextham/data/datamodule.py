@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from ..assets import embedded_dataset_path
 from ..errors import DataError
 from .batch import NO_H0_MESSAGE, SPIN_MODES, collate_graphs, record_to_sample
-from ..kspace.populations import mulliken_populations
+from ..kspace.populations import POPULATION_MESH_LENGTH_ANGSTROM, mulliken_populations
 from .layout import OrbitalLayout
 from ..io.shards import ShardedDataset
 
@@ -43,8 +43,9 @@ def with_neutral_electron_count(record, dataset):
 
 class ShardStructureDataset(Dataset):
     def __init__(self, dataset: ShardedDataset, labels, spinful: bool, max_edge_length: float | None,
-                 with_populations: bool = False):
+                 with_populations: bool = False, population_mesh_length: float = POPULATION_MESH_LENGTH_ANGSTROM):
         self.dataset = dataset
+        self.population_mesh_length = population_mesh_length
         self.labels = list(labels)
         self.spinful = spinful
         self.max_edge_length = max_edge_length
@@ -60,7 +61,7 @@ class ShardStructureDataset(Dataset):
         if self.with_populations and not np.isfinite(record.num_electrons):
             record = with_neutral_electron_count(record, self.dataset)
         if self.with_populations and index not in self.populations:
-            self.populations[index] = mulliken_populations(record)
+            self.populations[index] = mulliken_populations(record, length_angstrom=self.population_mesh_length)
         return record_to_sample(record, self.spinful, self.max_edge_length, self.populations.get(index))
 
     def edge_counts(self) -> np.ndarray:
@@ -162,11 +163,13 @@ class HamiltonianDataModule(L.LightningDataModule):
         self.spinful = self.dataset.has_spinful if spin_mode == "auto" else spin_mode == "spinful"
         self.dtype = getattr(torch, dtype)
         self.with_populations = False  # set_populations: only for a network that reads them
+        self.population_mesh_length = POPULATION_MESH_LENGTH_ANGSTROM
 
     def split_dataset(self, split: str, all_pairs: bool = True) -> ShardStructureDataset:
         labels = self.dataset.split_labels(split)
         return ShardStructureDataset(self.dataset, labels, self.spinful,
-                                     None if all_pairs else self.hparams.max_edge_length_angstrom, self.with_populations)
+                                     None if all_pairs else self.hparams.max_edge_length_angstrom, self.with_populations,
+                                     self.population_mesh_length)
 
     def loader(self, split: str, shuffle: bool = False, all_pairs: bool = True) -> DataLoader:
         """Batches of ``split``: every stored pair (``all_pairs``) or only the graph's (training)."""
@@ -192,19 +195,21 @@ class HamiltonianDataModule(L.LightningDataModule):
     def serve(self, module, model: str = "the model"):
         """Batch as a trained ``module`` needs: its spin representation and the inputs its network reads."""
         self.set_spinful(module.hparams.spinful, model=model)
-        self.set_populations(module.ensemble.reads_populations)
+        self.set_populations(module.ensemble.reads_populations, module.ensemble.population_mesh_length_angstrom)
 
-    def set_populations(self, needed: bool):
-        """Batch with H(0)'s Mulliken populations (one band fill per structure) for a network that reads
-        them (``NextHAMEnsemble.reads_populations``)."""
+    def set_populations(self, needed: bool, mesh_length_angstrom: float = POPULATION_MESH_LENGTH_ANGSTROM):
+        """Batch with H(0)'s Mulliken populations (one band fill per structure, on the k-mesh the network
+        was trained with) for a network that reads them (``NextHAMEnsemble.reads_populations``)."""
         self.with_populations = bool(needed)
+        self.population_mesh_length = float(mesh_length_angstrom)
 
     def collate(self, records, all_pairs: bool = True):
         """One batch of ``records`` exactly as :meth:`loader` would make it (every stored pair, or only
         the graph's; spinless records of a spinful dataset as H ⊗ I₂)."""
         cutoff = self.hparams.max_edge_length_angstrom
         samples = [record_to_sample(record, self.spinful, None if all_pairs else cutoff,
-                                    mulliken_populations(record) if self.with_populations else None) for record in records]
+                                    mulliken_populations(record, length_angstrom=self.population_mesh_length)
+                                    if self.with_populations else None) for record in records]
         return collate_graphs(samples, self.layout, self.spinful, self.dtype, graph_cutoff=cutoff)
 
     def train_dataloader(self):

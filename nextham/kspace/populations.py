@@ -21,7 +21,8 @@ POPULATION_MESH_LENGTH_ANGSTROM = 10.0  # N_i·|a_i| ≥ this: the same mesh for
 
 
 def mulliken_populations(record, kind: str = "hamiltonian_0",
-                         length_angstrom: float = POPULATION_MESH_LENGTH_ANGSTROM) -> np.ndarray:
+                         length_angstrom: float = POPULATION_MESH_LENGTH_ANGSTROM,
+                         smearing_ev: float = DEFAULT_SMEARING_EV) -> np.ndarray:
     """Electrons on each orbital (spin summed), shape (num spatial orbitals,), in the record's orbital
     order; they add up to ``record.num_electrons``.
 
@@ -36,10 +37,10 @@ def mulliken_populations(record, kind: str = "hamiltonian_0",
     overlap = torch.as_tensor(record.overlap_k(kpoints), dtype=torch.complex128)
     energies, coefficients = generalized_eigh(hamiltonian, overlap, threshold=0.0)
     energies = energies.numpy()
-    summary = occupation_summary(energies, record.num_electrons, record.spinful)
+    summary = occupation_summary(energies, record.num_electrons, record.spinful, smearing_ev=smearing_ev)
     per_band = 1.0 if record.spinful else 2.0
     if summary["metallic"]:  # smeared at the E_F that holds the count
-        occupations = per_band * _fermi_dirac(energies, summary["fermi_energy"], DEFAULT_SMEARING_EV)
+        occupations = per_band * _fermi_dirac(energies, summary["fermi_energy"], smearing_ev)
     else:  # the occupied bands full, exactly (a Fermi–Dirac tail across a small gap would not hold the count)
         occupations = np.where(np.arange(energies.shape[1]) < summary["occupied_bands"], per_band, 0.0)
         occupations = np.broadcast_to(occupations, energies.shape).copy()
@@ -56,13 +57,15 @@ def mulliken_populations(record, kind: str = "hamiltonian_0",
 LOCAL_BUFFER_ANGSTROM = 8.0  # SiC: 2e-4 e from the k-converged populations at 8 Å, 7e-3 e at 6 Å (the dense path's 10 Å mesh: 6e-4 e)
 
 
-def filled_band_populations(record, solver: str = "dense", kind: str = "hamiltonian_0") -> np.ndarray:
-    """The populations a prediction reads: from dense eigensolves on the k-mesh for the dense solver,
-    from the clusters about each atom (:func:`local_populations`) for the sparse one, where a dense
-    eigensolve of the cell would not fit."""
+def filled_band_populations(record, solver: str = "dense", kind: str = "hamiltonian_0",
+                            length_angstrom: float = POPULATION_MESH_LENGTH_ANGSTROM) -> np.ndarray:
+    """The populations a prediction reads: from dense eigensolves on the model's k-mesh
+    (N_i·|a_i| ≥ ``length_angstrom``) for the dense solver, from the clusters about each atom
+    (:func:`local_populations`, the limit of a dense mesh) for the sparse one, where a dense eigensolve
+    of the cell would not fit."""
     if solver == "sparse":
         return local_populations(record, kind, progress=record.num_atoms >= 500)
-    return mulliken_populations(record, kind)
+    return mulliken_populations(record, kind, length_angstrom=length_angstrom)
 
 
 def local_populations(record, kind: str = "hamiltonian_0", buffer_angstrom: float = LOCAL_BUFFER_ANGSTROM,

@@ -156,6 +156,15 @@ class NextHAMEnsemble(torch.nn.Module):
         """Whether a member reads ``batch.node_populations`` (network.population_input)."""
         return any(member.network.population_input is not None for member in self.members)
 
+    @property
+    def population_mesh_length_angstrom(self) -> float:
+        """The k-mesh length of the populations the members read (they share one; see the network)."""
+        lengths = {member.network.population_mesh_length_angstrom for member in self.members
+                   if member.network.population_input is not None}
+        if len(lengths) > 1:
+            raise ValueError(f"the members read populations on different k-meshes ({sorted(lengths)} Å)")
+        return lengths.pop() if lengths else 10.0
+
     def routing_report(self, batch) -> dict:
         """How many edges each member predicted, and how many kept H(0)."""
         owner = self.member_of_edge(batch)

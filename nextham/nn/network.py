@@ -130,7 +130,7 @@ class NextHAMNet(torch.nn.Module):
                  radial_hidden: int = 32, tracegrad: dict | None = None, distance_decay: float = 0.2,
                  element_embedding: bool = False, use_h0_input: bool = True, output_scale: float = 0.01,
                  output_unit_ev: float = 1.0, overlap_shift: bool = False, overlap_shift_unit_ev: float = 0.1,
-                 population_input: bool = False):
+                 population_input: bool = False, population_mesh_length_angstrom: float = 10.0):
         super().__init__()
         if not use_h0_input and not element_embedding:
             raise ValueError("without the H(0) input the network needs element_embedding: true to tell atoms apart")
@@ -154,6 +154,8 @@ class NextHAMNet(torch.nn.Module):
         self.register_buffer("orbital_slot", torch.repeat_interleave(
             torch.arange(len(self.slot_ls)), torch.tensor([2 * l + 1 for l in self.slot_ls])), persistent=False)
         self.population_input = self.population_shift = None
+        # the k-mesh (N_i·|a_i| ≥ this) of the populations the network was trained on: the same for a new crystal
+        self.population_mesh_length_angstrom = float(population_mesh_length_angstrom)
         if population_input:  # H(0)'s filled bands: electrons per shell and the atom's excess over neutral
             self.population_input = torch.nn.Sequential(
                 torch.nn.Linear(len(self.slot_ls) + 1, radial_hidden), torch.nn.SiLU(),

@@ -235,7 +235,9 @@ class Predictor:
         graph = record.select_edges(inside)
         solver = record.resolve_solver(self.solver)
         # the populations fill H(0)'s bands, which needs every stored pair, not only the graph's
-        populations = filled_band_populations(record, solver) if self.module.ensemble.reads_populations else None
+        ensemble = self.module.ensemble
+        populations = (filled_band_populations(record, solver, length_angstrom=ensemble.population_mesh_length_angstrom)
+                       if ensemble.reads_populations else None)
         batch = collate_graphs([record_to_sample(graph, self.spinful_model, populations=populations)],
                                self.layout, self.spinful_model, self.dtype).to(self.device)
         timings["graph_s"] = time.perf_counter() - start

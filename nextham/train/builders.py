@@ -51,7 +51,7 @@ def build_module(config, data: HamiltonianDataModule) -> NextHAMModule:
                            seed=int(config.get("seed", 0)),
                            dataset=dataset_card(data.dataset, data.hparams.max_edge_length_angstrom, data.hparams.dtype,
                                                 data.layout, data.hparams.train_split))
-    data.set_populations(module.ensemble.reads_populations)
+    data.set_populations(module.ensemble.reads_populations, module.ensemble.population_mesh_length_angstrom)
     return module
 
 

@@ -116,6 +116,28 @@ def test_populations_are_batched_only_for_a_network_that_reads_them(datamodule):
         atoms += record.num_atoms
 
 
+def test_populations_come_on_the_k_mesh_the_network_was_trained_with(datamodule):
+    """A network's population_mesh_length_angstrom travels with it: serving a module sets the data
+    module's band fills to that mesh (the shipped model's 10 Å; a retrained one may use a longer mesh)."""
+    from nextham.kspace.populations import mulliken_populations
+    from nextham.nn.ensemble import DistanceRangeMember, NextHAMEnsemble
+
+    network = {"num_layers": 1, "population_input": True, "population_mesh_length_angstrom": 30.0}
+    ensemble = NextHAMEnsemble([DistanceRangeMember(name, bounds, datamodule.layout.slot_ls, network=network)
+                                for name, bounds in (("near", (0.0, 3.0)), ("far", (3.0, 6.0)))])
+    assert ensemble.reads_populations and ensemble.population_mesh_length_angstrom == 30.0
+    datamodule.set_populations(True, ensemble.population_mesh_length_angstrom)
+    try:
+        batch = next(iter(datamodule.loader("val")))
+    finally:
+        datamodule.set_populations(False)
+    label = batch.labels[0]
+    record = datamodule.dataset.read(label)
+    rows = batch.node_populations[:record.num_atoms][batch.node_orbital_mask[:record.num_atoms]]
+    np.testing.assert_allclose(rows.numpy(), mulliken_populations(record, length_angstrom=30.0), atol=1e-6)
+    assert np.abs(rows.numpy() - mulliken_populations(record)).max() > 1e-5  # not the 10 Å fill
+
+
 def test_data_without_an_electron_count_get_the_neutral_cells_from_the_valences(embedded, tmp_path):
     """Older shards and imported folders may lack num_electrons: a model reading H(0)'s populations
     derives it from the pseudopotential valences in the basis (the neutral cell), and says so."""
