@@ -143,8 +143,8 @@ class MeshBoxes:
         for box in self.boxes():
             if len(box.atoms):
                 phi = self.orbitals(box)
+                pairs = pair_blocks[0].image_pairs(box.atoms, box.shifts)
                 for potential, target in zip(weighted_potentials, pair_blocks):
-                    matrix = phi.T @ (potential[box.index, None] * phi)
-                    target.add_over_images(matrix, box.atoms, box.shifts)
+                    target.add_tiles(phi.T @ (potential[box.index, None] * phi), pairs)
             if progress is not None:
                 progress.update()

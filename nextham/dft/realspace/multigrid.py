@@ -110,18 +110,21 @@ class TwoMeshes:
                 tight = self.fine.orbitals(box, self.tight, near)
                 phi[:, torch.as_tensor(near, device=phi.device)] += tight.reshape(len(box.points), len(near), w)
                 phi = phi.reshape(len(box.points), -1)
+                across = halves[0].image_pairs(box.atoms[near], box.shifts[near], box.atoms, box.shifts)
+                among = halves[0].image_pairs(box.atoms[near], box.shifts[near])
                 for potential, half in zip(fine, halves):
                     weighted = potential[box.index, None] * tight
                     # ⟨T_k|V|φ_l⟩ − ½⟨T_k|V|T_l⟩: with its transpose, T·T + T·D + D·T
-                    half.add_over_images(weighted.T @ phi, box.atoms[near], box.shifts[near], box.atoms, box.shifts)
-                    half.add_over_images(-0.5 * (weighted.T @ tight), box.atoms[near], box.shifts[near])
+                    half.add_tiles(weighted.T @ phi, across)
+                    half.add_tiles(-0.5 * (weighted.T @ tight), among)
             if progress is not None:
                 progress.update()
         for box in self.coarse.boxes():
             if len(box.atoms):
                 phi = self.coarse.orbitals(box)
+                pairs = halves[0].image_pairs(box.atoms, box.shifts)
                 for potential, half in zip(coarse, halves):
-                    half.add_over_images(0.5 * (phi.T @ (potential[box.index, None] * phi)), box.atoms, box.shifts)
+                    half.add_tiles(0.5 * (phi.T @ (potential[box.index, None] * phi)), pairs)
             if progress is not None:
                 progress.update()
         for half, target in zip(halves, pair_blocks):

@@ -52,25 +52,36 @@ class PairBlocks:
         index = np.minimum(index, len(self.codes) - 1)
         return np.where(self.codes[index] == code, index, -1)
 
-    def add_over_images(self, matrix: torch.Tensor, atoms: np.ndarray, shifts: np.ndarray,
-                        column_atoms: np.ndarray | None = None, column_shifts: np.ndarray | None = None):
-        """Add ``matrix`` [K·w, L·w] between images (atoms[k], shifts[k]) and (column_atoms[l],
-        column_shifts[l]) (default: the same images) into the blocks of the pairs (atoms[k],
-        column_atoms[l], column_shifts[l] − shifts[k]) that are in the list."""
+    def image_pairs(self, atoms: np.ndarray, shifts: np.ndarray, column_atoms: np.ndarray | None = None,
+                    column_shifts: np.ndarray | None = None) -> tuple:
+        """Where the w×w tiles of a [K·w, L·w] matrix between images (atoms[k], shifts[k]) and
+        (column_atoms[l], column_shifts[l]) (default: the same images) go: the pairs (atoms[k],
+        column_atoms[l], column_shifts[l] − shifts[k]) that are in the list, as (K, L, tile positions,
+        pair indices); the same for every accumulator over this pair list."""
         if column_atoms is None:
             column_atoms, column_shifts = atoms, shifts
         rows, columns = len(atoms), len(column_atoms)
         k, l = np.meshgrid(np.arange(rows), np.arange(columns), indexing="ij")
         k, l = k.ravel(), l.ravel()
         index = self.lookup(atoms[k], column_atoms[l], column_shifts[l] - shifts[k])
-        keep = index >= 0
-        if not keep.any():
+        keep = np.flatnonzero(index >= 0)
+        return (rows, columns, torch.as_tensor(keep, device=self.blocks.device),
+                torch.as_tensor(index[keep], device=self.blocks.device))
+
+    def add_tiles(self, matrix: torch.Tensor, pairs: tuple):
+        """Add the tiles of ``matrix`` into the blocks :meth:`image_pairs` found for them."""
+        rows, columns, selected, targets = pairs
+        if not len(targets):
             return
         w = self.width
         tiles = matrix.reshape(rows, w, columns, w).permute(0, 2, 1, 3).reshape(rows * columns, w, w)
-        selected = torch.as_tensor(np.flatnonzero(keep), device=matrix.device)
-        self.blocks.index_add_(0, torch.as_tensor(index[keep], device=matrix.device),
-                               tiles.index_select(0, selected).to(self.dtype))
+        self.blocks.index_add_(0, targets, tiles.index_select(0, selected).to(self.dtype))
+
+    def add_over_images(self, matrix: torch.Tensor, atoms: np.ndarray, shifts: np.ndarray,
+                        column_atoms: np.ndarray | None = None, column_shifts: np.ndarray | None = None):
+        """Add ``matrix`` [K·w, L·w] between two lists of images into the blocks of their pairs
+        (:meth:`image_pairs`)."""
+        self.add_tiles(matrix, self.image_pairs(atoms, shifts, column_atoms, column_shifts))
 
     def add_transposed_partners(self):
         """blocks(i, j, R) += blocks(j, i, −R)ᵀ for every pair: a half accumulated on one side of
