@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .grid import MeshBoxes
+from .orbitals import radial_radius
 
 
 def coarse_mesh(mesh) -> tuple:
@@ -63,11 +64,10 @@ class TwoMeshes:
         self.alpha = diffuse_limit(self.lattice, fine.mesh, tolerance)
         self.tight = {s: f.restricted(lambda e: e > self.alpha, threshold) for s, f in fine.functions.items()}
         self.diffuse = {s: f.restricted(lambda e: e <= self.alpha, threshold) for s, f in fine.functions.items()}
-        self.available = any(self.diffuse.values()) and any(self.tight.values())
+        self.available = (any(f.radius > 0 for f in self.diffuse.values())
+                          and any(f.radius > 0 for f in self.tight.values()))
         if not self.available:
             return
-        self.tight = {s: f or empty_function(fine.functions[s]) for s, f in self.tight.items()}
-        self.diffuse = {s: f or empty_function(fine.functions[s]) for s, f in self.diffuse.items()}
         self.tight_radius = np.array([self.tight[s].radius for s in fine.symbols])
         self.coarse = MeshBoxes(positions, self.lattice, fine.symbols, self.diffuse, self.coarse_mesh,
                                 box_points=box_points, device=fine.device)
@@ -76,8 +76,6 @@ class TwoMeshes:
         """ρ on the fine mesh ([n1, n2, n3]) of rotation-invariant atoms {symbol: D}: the diffuse
         primitives' part summed on the coarse mesh and interpolated, the rest (which has a tight
         factor) on the fine one within its own radius; None when an atom is not rotation invariant."""
-        from .orbitals import radial_radius
-
         parts = {s: self.fine.functions[s].spherical_density(d, split_at=self.alpha) for s, d in atom_density.items()}
         if any(part is None for part in parts.values()):
             return None
@@ -103,7 +101,8 @@ class TwoMeshes:
         halves = [blocks.zeros_like() for blocks in pair_blocks]
         w = self.fine.width
         for box in self.fine.boxes():
-            near = np.flatnonzero(box.distances <= self.tight_radius[box.atoms] + box.reach) if len(box.atoms) else []
+            radius = self.tight_radius[box.atoms]
+            near = np.flatnonzero((box.distances <= radius + box.reach) & (radius > 0)) if len(box.atoms) else []
             if len(near):
                 # φ = D everywhere, + T on the images near enough for their tight primitives
                 phi = self.fine.orbitals(box, self.diffuse).reshape(len(box.points), len(box.atoms), w)
@@ -131,11 +130,3 @@ class TwoMeshes:
             half.add_transposed_partners()
             target.blocks += half.blocks
 
-
-def empty_function(functions):
-    """An element's functions with no primitive left (zero everywhere, radius 0)."""
-    from .orbitals import ElementFunctions
-
-    shells = [(l, exponents[:0], coefficients[:0], to_spherical) for l, exponents, coefficients, to_spherical
-              in functions.shells]
-    return ElementFunctions(functions.symbol, shells, functions.num_orbitals, 0.0)

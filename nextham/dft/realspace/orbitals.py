@@ -71,18 +71,17 @@ class ElementFunctions:
             self._cache[key] = {"exponent_sets": ordered, "shells": shells}
         return self._cache[key]
 
-    def restricted(self, keep, threshold: float) -> "ElementFunctions | None":
+    def restricted(self, keep, threshold: float) -> "ElementFunctions":
         """The same functions with each contraction cut to the primitives whose exponents ``keep``
-        (a mask from an exponent array) accepts, and the radius of what is left; None if nothing is."""
-        shells, radius, kept = [], 0.0, False
+        (a mask from an exponent array) accepts, and the radius of what is left (0 if nothing is)."""
+        shells, radius = [], 0.0
         for l, exponents, coefficients, to_spherical in self.shells:
             mask = np.asarray(keep(exponents), dtype=bool)
             shells.append((l, exponents[mask], coefficients[mask], to_spherical))
             if mask.any():
-                kept = True
                 radius = max(radius, _shell_radius(l, exponents[mask], coefficients[mask] * np.abs(to_spherical).max(),
                                                    threshold))
-        return ElementFunctions(self.symbol, shells, self.num_orbitals, radius) if kept else None
+        return ElementFunctions(self.symbol, shells, self.num_orbitals, radius)
 
     def spherical_density(self, density_matrix, tolerance: float = 1e-10, split_at: float | None = None):
         """ρ(|r|²) of a rotation-invariant one-centre density matrix (a spherically averaged free

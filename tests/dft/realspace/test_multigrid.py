@@ -67,6 +67,8 @@ def test_tight_and_diffuse_parts_add_up_to_the_functions():
     np.testing.assert_allclose((tight.evaluate(points) + diffuse.evaluate(points)).numpy(),
                                functions.evaluate(points).numpy(), atol=1e-14)
     assert tight.radius < diffuse.radius <= functions.radius
+    assert functions.restricted(lambda e: e > 1e9, 1e-8).radius == 0.0  # nothing left: zero everywhere
+    assert not functions.restricted(lambda e: e > 1e9, 1e-8).evaluate(points).any()
 
 
 @pytest.mark.parametrize("entry", [
