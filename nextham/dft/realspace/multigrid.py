@@ -91,14 +91,16 @@ class TwoMeshes:
         return self.fine.num_boxes + self.coarse.num_boxes
 
     def potential_matrices(self, potentials: torch.Tensor, pair_blocks: list, progress=None):
-        """Add ∫ φ_μ V_n φ_ν (mesh sums) into ``pair_blocks[n]`` for each potential ``potentials[n]``
-        [n, n1, n2, n3] on the fine mesh. Each half of a pair's block is summed once, on the side of
-        its tight function, and the blocks are completed by their transposed partners."""
+        """∫ φ_μ V_n φ_ν (mesh sums) into ``pair_blocks[n]`` (zero on entry) for each potential
+        ``potentials[n]`` [n, n1, n2, n3] on the fine mesh. Each half of a pair's block is summed
+        once, on the side of its tight function, and the blocks are completed by their transposed
+        partners."""
         volume = abs(np.linalg.det(self.lattice))
         fine = potentials.reshape(len(potentials), -1) * (volume / potentials[0].numel())
         coarse = torch.stack([resample(v, self.coarse_mesh) for v in potentials]).reshape(len(potentials), -1)
         coarse = coarse * (volume / float(np.prod(self.coarse_mesh)))
-        halves = [blocks.zeros_like() for blocks in pair_blocks]
+        if any(bool(blocks.blocks.any()) for blocks in pair_blocks):
+            raise ValueError("the two-mesh sums complete blocks from their halves: give zero pair blocks")
         w = self.fine.width
         for box in self.fine.boxes():
             radius = self.tight_radius[box.atoms]
@@ -109,24 +111,23 @@ class TwoMeshes:
                 tight = self.fine.orbitals(box, self.tight, near)
                 phi[:, torch.as_tensor(near, device=phi.device)] += tight.reshape(len(box.points), len(near), w)
                 phi = phi.reshape(len(box.points), -1)
-                across = halves[0].image_pairs(box.atoms[near], box.shifts[near], box.atoms, box.shifts)
-                among = halves[0].image_pairs(box.atoms[near], box.shifts[near])
-                for potential, half in zip(fine, halves):
+                across = pair_blocks[0].image_pairs(box.atoms[near], box.shifts[near], box.atoms, box.shifts)
+                among = pair_blocks[0].image_pairs(box.atoms[near], box.shifts[near])
+                for potential, target in zip(fine, pair_blocks):
                     weighted = potential[box.index, None] * tight
                     # ⟨T_k|V|φ_l⟩ − ½⟨T_k|V|T_l⟩: with its transpose, T·T + T·D + D·T
-                    half.add_tiles(weighted.T @ phi, across)
-                    half.add_tiles(-0.5 * (weighted.T @ tight), among)
+                    target.add_tiles(weighted.T @ phi, across)
+                    target.add_tiles(-0.5 * (weighted.T @ tight), among)
             if progress is not None:
                 progress.update()
         for box in self.coarse.boxes():
             if len(box.atoms):
                 phi = self.coarse.orbitals(box)
-                pairs = halves[0].image_pairs(box.atoms, box.shifts)
-                for potential, half in zip(coarse, halves):
-                    half.add_tiles(0.5 * (phi.T @ (potential[box.index, None] * phi)), pairs)
+                pairs = pair_blocks[0].image_pairs(box.atoms, box.shifts)
+                for potential, target in zip(coarse, pair_blocks):
+                    target.add_tiles(0.5 * (phi.T @ (potential[box.index, None] * phi)), pairs)
             if progress is not None:
                 progress.update()
-        for half, target in zip(halves, pair_blocks):
-            half.add_transposed_partners()
-            target.blocks += half.blocks
+        for target in pair_blocks:
+            target.add_transposed_partners()
 

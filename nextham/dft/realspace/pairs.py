@@ -83,11 +83,20 @@ class PairBlocks:
         (:meth:`image_pairs`)."""
         self.add_tiles(matrix, self.image_pairs(atoms, shifts, column_atoms, column_shifts))
 
-    def add_transposed_partners(self):
-        """blocks(i, j, R) += blocks(j, i, −R)ᵀ for every pair: a half accumulated on one side of
-        each pair becomes the whole hermitian block."""
-        partner = torch.as_tensor(self.lookup(self.second, self.first, -self.shifts), device=self.blocks.device)
-        self.blocks = self.blocks + self.blocks.index_select(0, partner).transpose(1, 2)
+    def add_transposed_partners(self, chunk: int = 65536):
+        """blocks(i, j, R) += blocks(j, i, −R)ᵀ for every pair, in place: a half accumulated on one side
+        of each pair becomes the whole hermitian block. Each pair and its partner are done together,
+        ``chunk`` pairs at a time, so no second set of blocks is held."""
+        partner = self.lookup(self.second, self.first, -self.shifts)
+        if np.any(partner < 0):
+            raise ValueError("the pair list lacks the partner (j, i, −R) of some pair")
+        leading = np.flatnonzero(np.arange(len(partner)) <= partner)
+        for start in range(0, len(leading), chunk):
+            mine = torch.as_tensor(leading[start:start + chunk], device=self.blocks.device)
+            theirs = torch.as_tensor(partner[leading[start:start + chunk]], device=self.blocks.device)
+            total = self.blocks[mine] + self.blocks[theirs].transpose(1, 2)
+            self.blocks[mine] = total
+            self.blocks[theirs] = total.transpose(1, 2)
 
 
 def lattice_images(positions, lattice, margin):
