@@ -106,25 +106,33 @@ def two_centre(integrals: ClusterIntegrals, pair_blocks: dict, positions, lattic
                                                                              device=target.device)
 
 
-def pseudopotential(integrals: ClusterIntegrals, target, positions, lattice, radius_of_atom):
+def pseudopotential(integrals: ClusterIntegrals, target, positions, lattice, radius_of_atom, strong_radius_of_atom):
     """Short-range local (C1..C4) and non-local GTH parts, added into ``target`` (PairBlocks):
-    for each pseudopotential centre, every pair of images within reach of it."""
+    for each pseudopotential centre, every pair of images within reach of it. An image whose
+    functions all stay below the threshold of ``strong_radius_of_atom`` within reach of the centre is
+    weak there: pairs of two weak images are left out (their product is below that threshold squared)."""
     import torch
     from scipy.spatial import cKDTree
 
     reach = float(np.max(radius_of_atom)) + integrals.pseudo_reach
     atoms_all, shifts_all, cart_all = lattice_images(positions, lattice, reach)
     tree = cKDTree(cart_all)
+    w = integrals.width
     for centre in range(len(positions)):
         near = np.asarray(tree.query_ball_point(positions[centre], reach), dtype=np.int64)
         distance = np.linalg.norm(cart_all[near] - positions[centre], axis=1)
-        near = near[distance <= radius_of_atom[atoms_all[near]] + integrals.pseudo_reach]
-        home = np.flatnonzero((atoms_all[near] == centre) & ~shifts_all[near].any(1))
-        near = near[np.concatenate([home, np.setdiff1d(np.arange(len(near)), home)])]
+        keep = distance <= radius_of_atom[atoms_all[near]] + integrals.pseudo_reach
+        near, distance = near[keep], distance[keep]
+        home = (atoms_all[near] == centre) & ~shifts_all[near].any(1)
+        strong = distance <= strong_radius_of_atom[atoms_all[near]] + integrals.pseudo_reach
+        # the home atom first, then the strong images, then the weak ones
+        order = np.lexsort((np.arange(len(near)), ~strong, ~home))
+        near, count = near[order], int(np.count_nonzero(strong | home))
         atoms, shifts = atoms_all[near], shifts_all[near]
         columns = integrals.padded(atoms)
-        size = len(atoms) * integrals.width
-        matrix = np.zeros((len(columns), len(columns)))
+        rows_ao = int(sum(integrals.atom_nao[a] for a in atoms[:count]))
+        strong_shells = int(sum(len(integrals.atom_shells[a]) for a in atoms[:count]))
+        matrix = np.zeros((rows_ao, len(columns)))  # strong images' functions × all
         # short-range local part: Σ_cn ∫ μ ν r^(2cn-2) C_cn exp(-r²/2r_loc²)
         for cn, rows in integrals.local_terms.items():
             mine = [row for _, row in rows.get(centre, [])]
@@ -132,8 +140,8 @@ def pseudopotential(integrals: ClusterIntegrals, target, positions, lattice, rad
                 continue
             atm, bas, env, nbasis = integrals.cluster(atoms, cart_all[near], mine)
             values = moleintor.getints3c(_LOCAL_INTORS[cn], atm, bas, env,
-                                         shls_slice=(0, nbasis, 0, nbasis, nbasis, nbasis + len(mine)), aosym="s1")
-            matrix += np.asarray(values).reshape(len(columns), len(columns), -1).sum(-1)
+                                         shls_slice=(0, strong_shells, 0, nbasis, nbasis, nbasis + len(mine)), aosym="s1")
+            matrix += np.asarray(values).reshape(rows_ao, len(columns), -1).sum(-1)
         # non-local part: Σ_ij |p_i> h_ij <p_j| per angular momentum
         mine = integrals.projectors.get(centre, [])
         if mine:
@@ -141,8 +149,8 @@ def pseudopotential(integrals: ClusterIntegrals, target, positions, lattice, rad
             hls = [integrals.hl_blocks[index] for index, _ in mine]
             dims = np.array([len(h) for h in hls])
             halves = []
-            for order, intor in enumerate(_PROJECTOR_INTORS):
-                selected = rows[dims > order]
+            for order_, intor in enumerate(_PROJECTOR_INTORS):
+                selected = rows[dims > order_]
                 if not len(selected):
                     halves.append(None)
                     continue
@@ -156,7 +164,11 @@ def pseudopotential(integrals: ClusterIntegrals, target, positions, lattice, rad
                 for i in range(len(hl)):
                     projections[i] = halves[i][offsets[i]:offsets[i] + nd]
                     offsets[i] += nd
-                matrix += np.einsum("ilp,ij,jlq->pq", projections, hl, projections)
-        padded = np.zeros((size, size))
-        padded[np.ix_(columns, columns)] = matrix
-        target.add_over_images(torch.as_tensor(padded, dtype=target.dtype, device=target.device), atoms, shifts)
+                matrix += np.einsum("ilp,ij,jlq->pq", projections[:, :, :rows_ao], hl, projections)
+        padded = np.zeros((count * w, len(atoms) * w))
+        padded[np.ix_(columns[:rows_ao], columns)] = matrix
+        padded = torch.as_tensor(padded, dtype=target.dtype, device=target.device)
+        target.add_over_images(padded, atoms[:count], shifts[:count], atoms, shifts)
+        if count < len(atoms):  # weak × strong, the transpose of strong × weak
+            target.add_over_images(padded[:, count * w:].T.contiguous(), atoms[count:], shifts[count:],
+                                   atoms[:count], shifts[:count])

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from .grid import MeshBoxes
-from .orbitals import radial_radius
+from .orbitals import radial_radius, tabulated
 
 
 def coarse_mesh(mesh) -> tuple:
@@ -79,9 +79,9 @@ class TwoMeshes:
         parts = {s: self.fine.functions[s].spherical_density(d, split_at=self.alpha) for s, d in atom_density.items()}
         if any(part is None for part in parts.values()):
             return None
-        diffuse = {s: part[0] for s, part in parts.items()}
-        rest = {s: part[1] for s, part in parts.items()}
-        radii = {s: radial_radius(f, threshold) for s, f in rest.items()}
+        radii = {s: radial_radius(part[1], threshold) for s, part in parts.items()}
+        diffuse = {s: tabulated(part[0], self.diffuse[s].radius) for s, part in parts.items()}
+        rest = {s: tabulated(part[1], radii[s]) for s, part in parts.items()}
         fine = self.fine.radial_sums([rest], radii=radii)[0].reshape(self.fine.mesh)
         coarse = self.coarse.radial_sums([diffuse])[0].reshape(self.coarse_mesh)
         return fine + resample(coarse, self.fine.mesh)
