@@ -16,6 +16,7 @@ import torch
 from .eigensolver import generalized_eigh
 from .meshes import mesh_for_length, monkhorst_pack
 from .occupation import DEFAULT_SMEARING_EV, _fermi_dirac, occupation_summary
+from .sparse import block_entries
 
 POPULATION_MESH_LENGTH_ANGSTROM = 10.0  # N_i·|a_i| ≥ this: the same mesh for training and for a new crystal
 
@@ -145,9 +146,7 @@ def _padded_blocks(record, kind: str) -> np.ndarray:
     """``kind``'s blocks as one [edges, w, w] array, w the largest per-atom orbital count (zeros beyond)."""
     flat, shapes = np.asarray(getattr(record, kind), dtype=np.float64), record.block_shapes(kind)
     width = int(np.max(record.orbital_counts))
-    sizes = shapes.prod(axis=1)
-    edge = np.repeat(np.arange(len(sizes)), sizes)
-    local = np.arange(len(flat)) - np.concatenate([[0], np.cumsum(sizes)])[:-1][edge]
-    padded = np.zeros((len(sizes), width, width))
-    padded[edge, local // shapes[edge, 1], local % shapes[edge, 1]] = flat
+    edge, row, column = block_entries(shapes)
+    padded = np.zeros((len(shapes), width, width))
+    padded[edge, row, column] = flat
     return padded

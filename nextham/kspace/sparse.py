@@ -41,18 +41,25 @@ def _flat_blocks(record, kind: str):
     return flat, shapes, record.orbital_offsets(spinor=spinor)
 
 
+def block_entries(shapes) -> tuple:
+    """For every entry of blocks of ``shapes`` ([edges, 2]) concatenated row-major into one flat array:
+    (its edge, its row and its column inside the block)."""
+    shapes = np.asarray(shapes, dtype=np.int64)
+    sizes = shapes.prod(axis=1)
+    edge = np.repeat(np.arange(len(sizes)), sizes)
+    local = np.arange(int(sizes.sum())) - np.concatenate([[0], np.cumsum(sizes)])[:-1][edge]
+    return edge, local // shapes[edge, 1], local % shapes[edge, 1]
+
+
 def sparse_matrix(record, kind: str, kpoint_frac):
     """``kind``'s Bloch sum M(k) = Σ_R exp(2πi k·R) M(R) at one fractional k-point, as a CSR matrix
     (real at Γ for a spinless record, complex otherwise). Rows are in the dense path's order."""
     from scipy import sparse
 
     flat, shapes, offsets = _flat_blocks(record, kind)
-    sizes = shapes.prod(axis=1)
-    edge = np.repeat(np.arange(len(sizes)), sizes)
-    local = np.arange(len(flat)) - np.concatenate([[0], np.cumsum(sizes)])[:-1][edge]
-    columns_per_row = shapes[edge, 1]
-    rows = offsets[record.edge_index[edge, 0]] + local // columns_per_row
-    columns = offsets[record.edge_index[edge, 1]] + local % columns_per_row
+    edge, row, column = block_entries(shapes)
+    rows = offsets[record.edge_index[edge, 0]] + row
+    columns = offsets[record.edge_index[edge, 1]] + column
     kpoint = np.asarray(kpoint_frac, dtype=np.float64).reshape(3)
     phase = np.exp(2j * math.pi * (np.asarray(record.cell_shifts, dtype=np.float64) @ kpoint))
     values = flat.astype(np.complex128) * phase[edge]
