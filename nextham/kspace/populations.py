@@ -63,8 +63,8 @@ def filled_band_populations(record, solver: str = "dense", kind: str = "hamilton
     """The populations a prediction reads: from dense eigensolves on the model's k-mesh
     (N_i·|a_i| ≥ ``length_angstrom``) for the dense solver, from the clusters about each atom
     (:func:`local_populations`, the limit of a dense mesh) for the sparse one, where a dense eigensolve
-    of the cell would not fit."""
-    if solver == "sparse":
+    of the cell would not fit (spinless cells: a spin–orbit cell keeps its dense eigensolves)."""
+    if solver == "sparse" and not record.spinful:
         return local_populations(record, kind, progress=record.num_atoms >= 500)
     return mulliken_populations(record, kind, length_angstrom=length_angstrom)
 
