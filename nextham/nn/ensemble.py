@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from ..kspace.populations import POPULATION_MESH_LENGTH_ANGSTROM
 from .network import NextHAMNet
 
 ONSITE_TOLERANCE = 1e-9
@@ -163,7 +164,7 @@ class NextHAMEnsemble(torch.nn.Module):
                    if member.network.population_input is not None}
         if len(lengths) > 1:
             raise ValueError(f"the members read populations on different k-meshes ({sorted(lengths)} Å)")
-        return lengths.pop() if lengths else 10.0
+        return lengths.pop() if lengths else POPULATION_MESH_LENGTH_ANGSTROM
 
     def routing_report(self, batch) -> dict:
         """How many edges each member predicted, and how many kept H(0)."""

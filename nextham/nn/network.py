@@ -28,6 +28,7 @@ from e3nn.nn import Gate
 
 from ..conventions import spin_diagonal, to_e3nn_frame
 from ..errors import DataError
+from ..kspace.populations import POPULATION_MESH_LENGTH_ANGSTROM
 from .layers import (EquivariantLayerNorm, GaussianRadialBasis, RadialMLP, gated_irreps, head_of_component,
                      scalar_irreps, scatter_softmax)
 from .tracegrad import TraceGradModule
@@ -130,7 +131,8 @@ class NextHAMNet(torch.nn.Module):
                  radial_hidden: int = 32, tracegrad: dict | None = None, distance_decay: float = 0.2,
                  element_embedding: bool = False, use_h0_input: bool = True, output_scale: float = 0.01,
                  output_unit_ev: float = 1.0, overlap_shift: bool = False, overlap_shift_unit_ev: float = 0.1,
-                 population_input: bool = False, population_mesh_length_angstrom: float = 10.0):
+                 population_input: bool = False,
+                 population_mesh_length_angstrom: float = POPULATION_MESH_LENGTH_ANGSTROM):
         super().__init__()
         if not use_h0_input and not element_embedding:
             raise ValueError("without the H(0) input the network needs element_embedding: true to tell atoms apart")
