@@ -90,7 +90,7 @@ def local_populations(record, kind: str = "hamiltonian_0", buffer_angstrom: floa
         return np.full(int(np.sum(record.orbital_counts)), np.nan)
     counts = np.asarray(record.orbital_counts)
     hamiltonian, overlap = _padded_blocks(record, kind), _padded_blocks(record, "overlap")
-    codes = _pair_codes(record.edge_index[:, 0], record.edge_index[:, 1], record.cell_shifts, record.num_atoms)
+    codes = pair_codes(record.edge_index[:, 0], record.edge_index[:, 1], record.cell_shifts, record.num_atoms)
     order = np.argsort(codes)
     codes = codes[order]
     distances = record.edge_distances()
@@ -107,7 +107,7 @@ def local_populations(record, kind: str = "hamiltonian_0", buffer_angstrom: floa
         atoms, shifts = record.edge_index[members, 1], np.asarray(record.cell_shifts)[members]
         m = len(members)
         first, second = np.repeat(np.arange(m), m), np.tile(np.arange(m), m)
-        wanted = _pair_codes(atoms[first], atoms[second], shifts[second] - shifts[first], record.num_atoms)
+        wanted = pair_codes(atoms[first], atoms[second], shifts[second] - shifts[first], record.num_atoms)
         position = np.minimum(np.searchsorted(codes, wanted), len(codes) - 1)
         found = codes[position] == wanted
         index = np.where(found, order[position], 0)
@@ -134,8 +134,9 @@ def local_populations(record, kind: str = "hamiltonian_0", buffer_angstrom: floa
     return np.concatenate([per_band * (_fermi_dirac(e, mu, smearing_ev) @ w) for e, w in zip(levels, weights)])
 
 
-def _pair_codes(first, second, shifts, num_atoms: int) -> np.ndarray:
-    """One integer per pair (i, j, R), |R_a| < 2048."""
+def pair_codes(first, second, shifts, num_atoms: int) -> np.ndarray:
+    """One integer per pair (i, j, R), ordered as (i, j, R) sort, for |R_a| < 2048 (the real-space builder's pair
+    lists and the local populations look pairs up by it)."""
     code = np.asarray(first, dtype=np.int64) * num_atoms + np.asarray(second, dtype=np.int64)
     for axis in range(3):
         code = code * 4096 + (np.asarray(shifts, dtype=np.int64)[..., axis] + 2048)

@@ -149,8 +149,8 @@ def pseudopotential(integrals: ClusterIntegrals, target, positions, lattice, rad
             hls = [integrals.hl_blocks[index] for index, _ in mine]
             dims = np.array([len(h) for h in hls])
             halves = []
-            for order_, intor in enumerate(_PROJECTOR_INTORS):
-                selected = rows[dims > order_]
+            for power, intor in enumerate(_PROJECTOR_INTORS):
+                selected = rows[dims > power]
                 if not len(selected):
                     halves.append(None)
                     continue

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ...kspace.populations import pair_codes
+
 
 class PairBlocks:
     """Accumulator of blocks for a fixed pair list: atom i in cell 0, atom j in cell R, with
@@ -36,14 +38,8 @@ class PairBlocks:
         other.blocks = torch.zeros_like(self.blocks)
         return other
 
-    _SHIFT_RANGE = 1 << 12  # |R_a| below 2048 cells along each axis
-
     def encode(self, first, second, shifts):
-        half = self._SHIFT_RANGE // 2
-        code = np.asarray(first, dtype=np.int64) * self.natoms + np.asarray(second, dtype=np.int64)
-        for axis in range(3):
-            code = code * self._SHIFT_RANGE + (np.asarray(shifts)[..., axis] + half)
-        return code
+        return pair_codes(first, second, shifts, self.natoms)
 
     def lookup(self, first, second, shifts):
         """Index of each pair in the list, −1 for pairs beyond the cutoff."""
