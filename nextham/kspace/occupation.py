@@ -180,4 +180,4 @@ def occupation_facts(occupation: dict) -> dict:
             "band_gap_ev": occupation["band_gap"], "metallic": occupation["metallic"],
             "direct_gap": occupation.get("direct_gap"), "vbm_ev": occupation["vbm"], "vbm_kpoint": occupation.get("vbm_kpoint"),
             "vbm_at": occupation.get("vbm_at"), "cbm_ev": occupation["cbm"], "cbm_kpoint": occupation.get("cbm_kpoint"),
-            "cbm_at": occupation.get("cbm_at")}
+            "cbm_at": occupation.get("cbm_at"), "gap_method": occupation.get("gap_method", "eigenvalues")}

@@ -95,9 +95,12 @@ class PredictedHamiltonian:
 
     def _bands_near_fermi(self, kpoints, kind: str) -> np.ndarray:
         """(K, n) eigenvalues within E_F ± window_ev (an insulator: [VBM − window_ev, CBM + window_ev]) at each
-        k-point by shift-invert Lanczos, padded with NaN where a k-point holds fewer (drawn as no point)."""
-        from ..kspace.sparse import eigenvalues_in_window, sparse_matrices
+        k-point by shift-invert Lanczos, padded with NaN where a k-point holds fewer (drawn as no point).
+        None above FACTORISE_MAX_ROWS rows, where shift-invert would need an LU that does not fit: (K, 0)."""
+        from ..kspace.sparse import FACTORISE_MAX_ROWS, eigenvalues_in_window, sparse_matrices
 
+        if self.record.matrix_rows > FACTORISE_MAX_ROWS:
+            return np.zeros((len(kpoints), 0))
         low, high = self._sparse_window()
         found = [eigenvalues_in_window(*sparse_matrices(self.record, k, kind), low, high) for k in kpoints]
         width = max((len(f) for f in found), default=0)
@@ -146,7 +149,11 @@ class PredictedHamiltonian:
             gap = (f"{'direct' if occupation['direct_gap'] else 'indirect'} gap {self.band_gap:.3f} eV, "
                    f"VBM {occupation['vbm_at']}, CBM {occupation['cbm_at']}")
         else:
-            gap = f"gap {self.band_gap:.3f} eV"
+            gap = f"gap {self.band_gap:.3f} eV" + (" (from the DOS)" if occupation.get("gap_method", "").startswith("kpm dos")
+                                                   else "")
+        if not bands["energies"].size:
+            axis.text(0.5, 0.5, f"no bands: {self.record.matrix_rows:,} rows are\nmore than shift-invert can factorise",
+                      transform=axis.transAxes, ha="center", va="center", color="0.4")
         axis.set_title(f"{self.label} ({self.record.formula}) — predicted Ĥ, {gap}", fontsize=10)
         side.plot(dos["dos"], dos["energies"] - fermi, color="tab:red", lw=1.0)
         side.set_xlabel("DOS (states/eV)")

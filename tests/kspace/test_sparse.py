@@ -139,3 +139,61 @@ def test_auto_takes_the_sparse_path_only_for_large_cells(supercells):
     assert record.occupation(solver="sparse")["fermi_method"] == "kpm + shift-invert Lanczos"
     with pytest.raises(ValueError, match="solver must be one of"):
         record.resolve_solver("fast")
+
+
+def test_conjugate_gradients_solve_the_overlap_as_its_lu_does(large_cell):
+    from nextham.kspace.sparse import SparsePencil
+
+    hamiltonian, overlap = sparse_matrices(large_cell, (0.1, 0.2, 0.3))  # complex away from Γ
+    right = np.random.default_rng(0).standard_normal((overlap.shape[0], 3)) * (1 + 0.5j)
+    exact = SparsePencil(hamiltonian, overlap).solve_overlap(right)
+    iterative = SparsePencil(hamiltonian, overlap, factorise=False).solve_overlap(right)
+    assert np.abs(iterative - exact).max() < 1e-8 * np.abs(exact).max()
+    np.testing.assert_allclose(SparsePencil(hamiltonian, overlap, factorise=False).solve_overlap(right[:, 0]),
+                               exact[:, 0], atol=1e-8 * np.abs(exact).max())
+
+
+@pytest.fixture()
+def unfactorised(monkeypatch):
+    """The path of cells above FACTORISE_MAX_ROWS, on cells small enough for the dense check."""
+    import nextham.kspace.sparse as sparse
+
+    monkeypatch.setattr(sparse, "FACTORISE_MAX_ROWS", 0)
+    return sparse
+
+
+def test_without_factorisation_the_gap_is_the_dos_gap_within_a_width(supercells, unfactorised):
+    """No inertia count and no shift-invert: E_F and the gap come from the KPM DOS, whose band edges
+    are resolved to about its width: within 1.5 widths (0.15 eV) here, where the edges at Γ of a 16-atom
+    cell are single levels (1.05 widths off at Si's CBM)."""
+    for record in supercells[:3]:
+        dense = occupation_summary(record.eigenvalues(np.zeros((1, 3))), record.num_electrons, record.spinful)
+        found = unfactorised.sparse_occupation(record, width_ev=WIDTH_EV)
+        assert found["metallic"] is False and "conjugate gradients" in found["fermi_method"], record.label
+        assert found["gap_method"].startswith("kpm dos")
+        assert abs(found["vbm"] - dense["vbm"]) < 1.5 * WIDTH_EV, record.label
+        assert abs(found["cbm"] - dense["cbm"]) < 1.5 * WIDTH_EV, record.label
+        assert dense["vbm"] < found["fermi_energy"] < dense["cbm"]
+
+
+@pytest.mark.parametrize("which", ["exact trace", pytest.param("stochastic trace", marks=pytest.mark.slow)])
+def test_without_factorisation_a_metal_gets_the_smeared_fermi_level_within_its_error(supercells, large_cell,
+                                                                                      unfactorised, which):
+    """The KPM count alone. Traced exactly (a 16-atom cell), E_F is that of Gaussian smearing on the dense
+    eigenvalues to 10 meV. Traced by 16 probes of 512 rows, the count is uncertain by about 8 electrons:
+    40 fewer make it a metal beyond three times that noise, and E_F lies within the error it reports."""
+    cell, lost = (supercells[0], 2) if which == "exact trace" else (large_cell, 40)
+    record = cell.replace(num_electrons=cell.num_electrons - lost)
+    eigenvalues = record.eigenvalues(np.zeros((1, 3)))
+    low, high = eigenvalues.min(), eigenvalues.max()
+    for _ in range(100):
+        middle = 0.5 * (low + high)
+        low, high = (middle, high) if _gaussian_count(eigenvalues, [middle], 2.0)[0] < record.num_electrons \
+            else (low, middle)
+    found = unfactorised.sparse_occupation(record, width_ev=WIDTH_EV)
+    assert found["metallic"] is True and found["fermi_exact_count"] is False
+    if which == "exact trace":
+        assert found["fermi_error_ev"] == 0.0 and abs(found["fermi_energy"] - middle) < 0.01
+    else:
+        assert 0 < found["fermi_error_ev"] < 1.0
+        assert abs(found["fermi_energy"] - middle) < 4 * found["fermi_error_ev"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ...kspace.populations import pair_codes
+from ...kspace.local import pair_codes
 
 
 class PairBlocks:
