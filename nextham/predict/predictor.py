@@ -122,8 +122,9 @@ class Predictor:
                             "Hamiltonians", path=path, structure=label)
         self.settings_for(symbols, path, label)  # every element has an engine rule, or a one-line error
         spec = structure_spec(atoms, label, path, soc=bool(soc))
-        engine, network = self.memory_estimate(spec)
-        need = engine + min(network, 0.5 * self.memory_bytes)  # the network runs in pieces when it must
+        engine, network, record = self.memory_estimate(spec)
+        # the builder's meshes are gone when the network runs (in pieces when it must) beside the record
+        need = max(engine, record + min(network, 0.5 * self.memory_bytes))
         if need > self.memory_bytes:
             raise DataError(f"needs about {need / 1024 ** 3:.1f} GB (H(0) and S: {engine / 1024 ** 3:.1f} GB), more "
                             f"than the budget of {self.memory_bytes / 1024 ** 3:.1f} GB; raise --memory-gb or run on "
@@ -180,10 +181,10 @@ class Predictor:
         return float(pairs * size * size * BYTES_PER_BLOCK_ENTRY)
 
     def memory_estimate(self, spec) -> tuple:
-        """(engine, network) bytes at the peak. Engine: the real-space builder's blocks, mesh arrays and
-        one box (:func:`nextham.dft.realspace.memory_estimate`), or for the k-space path H(0), S and
-        their Fourier transforms (complex, n² per k-point). Network: its activations over the padded
-        blocks of every pair in its graph."""
+        """(engine, network, record) bytes at the peak. Engine: the real-space builder's blocks, mesh
+        arrays and one box (:func:`nextham.dft.realspace.memory_estimate`), or for the k-space path H(0),
+        S and their Fourier transforms (complex, n² per k-point). Network: its activations over the
+        padded blocks of every pair in its graph. Record: H(0), S and Ĥ of every stored pair."""
         from ase import Atoms
         from ase.neighborlist import neighbor_list
 
@@ -192,14 +193,16 @@ class Predictor:
         settings = self.settings_for(spec.symbols)
         atoms = Atoms(spec.symbols, positions=spec.positions, cell=spec.lattice, pbc=True)
         count = lambda cutoff: len(neighbor_list("i", atoms, float(cutoff))) + len(atoms)
+        width = max(self.basis[s].num_orbitals for s in spec.symbols)
+        pairs = count(settings.pair_cutoff_angstrom)
+        record = 3.0 * pairs * (width * (2 if spec.soc else 1)) ** 2 * 8
         if settings.uses_realspace(spec.soc):
-            width = max(self.basis[s].num_orbitals for s in spec.symbols)
             engine = memory_estimate(np.asarray(spec.lattice) * units.ANGSTROM_TO_BOHR, settings.ke_cutoff_hartree,
-                                     count(settings.pair_cutoff_angstrom), width)
+                                     pairs, width)
         else:
             orbitals = sum(self.basis[s].num_orbitals for s in spec.symbols) * (2 if spec.soc else 1)
             engine = 6 * self._ft_points(spec) * orbitals ** 2 * 16
-        return float(engine), self._network_bytes(count(self.graph_cutoff or settings.pair_cutoff_angstrom))
+        return float(engine), self._network_bytes(count(self.graph_cutoff or settings.pair_cutoff_angstrom)), record
 
     # ------------------------------------------------------------------ prediction
     def __call__(self, atoms, label: str | None = None, path=None) -> PredictedHamiltonian:

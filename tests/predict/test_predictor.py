@@ -73,8 +73,8 @@ def test_bad_structures_are_named_before_any_dft(tmp_path, predictor, monkeypatc
     refused(bulk("Mn", "fcc", a=3.6), UnknownElementError, r"element Mn has no engine rule.*--only Mn")
     refused(Atoms("CsSi", scaled_positions=[[0, 0, 0], [0.5, 0.5, 0.5]], cell=np.eye(3) * 4.1, pbc=True),
             BasisMismatchError, "Cs carry the spin–orbit basis")
-    # 8,192 atoms: 17 GB for the real-space builder (mesh arrays, blocks) before the network
-    huge = bulk("Si", "diamond", a=5.43).repeat((16, 16, 16))
+    # 16,000 atoms: 24 GB for the real-space builder (14 arrays of its 200M-point mesh, the pair blocks)
+    huge = bulk("Si", "diamond", a=5.43).repeat((20, 20, 20))
     refused(huge, DataError, "more than the budget")
     (tmp_path / "garbage.cif").write_text("this is not a crystal\n")
     assert main(["predict", "--ckpt", str(predictor.checkpoints[0]), "--structure", str(tmp_path / "garbage.cif"),
