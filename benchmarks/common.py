@@ -35,6 +35,38 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+class MemorySampler:
+    """Resident memory of this process sampled every ``interval`` s on a thread, so that each stage of a
+    run gets its own peak (ru_maxrss only gives the peak so far). ``peak_mb(start, end)``: the highest
+    sample between two time.perf_counter() readings."""
+
+    def __init__(self, interval: float = 0.05):
+        import threading
+        import time
+
+        self._samples, self._stop, self._interval, self._clock = [], threading.Event(), interval, time.perf_counter
+        self._page = os.sysconf("SC_PAGE_SIZE")
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _resident_mb(self) -> float:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * self._page / 1024 ** 2
+
+    def _run(self):
+        while not self._stop.is_set():
+            self._samples.append((self._clock(), self._resident_mb()))
+            self._stop.wait(self._interval)
+
+    def peak_mb(self, start: float, end: float) -> float:
+        inside = [mb for when, mb in list(self._samples) if start <= when <= end]
+        return max(inside) if inside else self._resident_mb()
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+
+
 def machine() -> str:
     """The CPU model, its logical CPUs and the memory of this machine, for a table's header."""
     model = "unknown CPU"

@@ -4,6 +4,8 @@ checkpoint's training data were made with). Prints a table and writes a log-log 
 
     python benchmarks/time_to_hamiltonian.py --ckpt runs/embedded [--repeats 1 2 3 4] [--scf-max-atoms 54]
     python benchmarks/time_to_hamiltonian.py --ckpt runs/embedded --systems Si --repeats 8 12 17 --solver sparse
+    python benchmarks/time_to_hamiltonian.py --ckpt nextham/assets/bench.ckpt --systems Si --repeats 17 \
+        --scf-max-atoms 0 --stages     # 9,826 atoms end to end, each stage's time and peak memory
 
 Every measurement runs in a fresh process (its peak resident memory is that stage's alone), one at a
 time, with --threads OpenMP/torch threads. (a) is the whole recipe of `nextham data generate`: SCF,
@@ -20,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import SI_SIC, in_fresh_process, machine, peak_rss_mb
+from common import SI_SIC, MemorySampler, in_fresh_process, machine, peak_rss_mb
 
 SYSTEMS = SI_SIC
 
@@ -35,17 +37,34 @@ def _scf(atoms, label, settings):
     return time.perf_counter() - start, peak_rss_mb(), record
 
 
+# the Predictor's stages, in the order they run (their durations are in result.timings)
+STAGES = (("h0_and_overlap_s", "H0+S"), ("graph_s", "graph+populations"), ("inference_s", "network"),
+          ("eigensolver_s", "E_F+gap"))
+
+
 def _predict(checkpoint, atoms, label, builder, solver):
     from nextham.predict import Predictor
 
     predictor = Predictor(checkpoint, solver=solver)
     predictor.engine_settings = {**predictor.engine_settings, "builder": builder}
+    sampler = MemorySampler()
     start = time.perf_counter()
     result = predictor(atoms, label)
     seconds = time.perf_counter() - start
     dos_start = time.perf_counter()
     result.dos(mesh=[1, 1, 1] if result.solver == "sparse" else None)
-    timings = {**result.timings, "dos_s": time.perf_counter() - dos_start, "solver": result.solver}
+    dos_end = time.perf_counter()
+    timings = {**result.timings, "dos_s": dos_end - dos_start, "solver": result.solver}
+    # each stage's window from the cumulative durations; its peak resident memory from the samples
+    peaks, clock = {}, start
+    for key, name in STAGES:
+        peaks[name] = sampler.peak_mb(clock, clock + timings[key])
+        clock += timings[key]
+    peaks["DOS"] = sampler.peak_mb(dos_start, dos_end)
+    sampler.stop()
+    timings["stage_peaks_mb"] = peaks
+    timings["fermi"] = {key: result.occupation.get(key) for key in ("fermi_energy", "band_gap", "metallic",
+                                                                    "fermi_method", "gap_method")}
     return seconds, peak_rss_mb(), result.record, timings
 
 
@@ -71,6 +90,8 @@ def main():
                         help="how both sides build H(0), H(T), S")
     parser.add_argument("--solver", default="auto", choices=["dense", "sparse", "auto"],
                         help="how the prediction's E_F, gap and DOS are solved")
+    parser.add_argument("--stages", action="store_true",
+                        help="a line per cell with each stage's time and peak resident memory, and E_F and the gap")
     parser.add_argument("--png", default="benchmarks/results/time_to_hamiltonian.png")
     parser.add_argument("--log", nargs="*", default=[],
                         help="only plot: the printed tables of earlier runs (their builder is read from the header)")
@@ -113,6 +134,11 @@ def main():
                   f"{row['predict_s']:>10.1f}{row['h0_s']:>9.1f}{row['net_s']:>8.2f}{row['predict_mb']:>8.0f}"
                   f"{row['dft_s'] / row['predict_s']:>9.2f}{row['mae']:>14.3f}{row['h0_mae']:>9.3f}"
                   f"{timings['eigensolver_s']:>9.1f}{timings['solver']:>8}{timings['dos_s']:>8.1f}", flush=True)
+            if args.stages:
+                stages = "; ".join(f"{name} {timings.get(key, timings['dos_s']):.1f} s, {mb:,.0f} MB"
+                                   for (key, name), mb in zip([*STAGES, ("dos_s", "DOS")],
+                                                              timings["stage_peaks_mb"].values()))
+                print(f"    stages (time, peak resident memory): {stages}; {timings['fermi']}", flush=True)
     plot(rows, Path(args.png))
     print(f"log-log plot: {args.png}")
 
