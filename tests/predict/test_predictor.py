@@ -200,3 +200,27 @@ def test_the_sparse_solver_gives_the_dense_gap_bands_near_the_edges_and_dos(embe
     energies = np.linspace(low - 5.0, high + 5.0, 400)
     expected = dense.dos(mesh, energies=energies)["dos"]
     assert np.abs(sparse.dos(mesh, energies=energies)["dos"] - expected).max() < 1e-6 * expected.max()
+
+
+def test_a_cell_too_large_to_factorise_gets_its_gap_from_the_dos_and_a_figure_without_bands(
+        embedded, old_checkpoint, monkeypatch, tmp_path):
+    """Above FACTORISE_MAX_ROWS (lowered here to take a 16-atom cell): the gap from the KPM DOS within
+    0.15 eV of the dense one at Γ, named so in summary.json and in the figure, and no band path."""
+    import json
+
+    import nextham.kspace.sparse as sparse_module
+    from nextham.kspace import occupation_summary
+    from nextham.predict import Predictor
+
+    monkeypatch.setattr(sparse_module, "FACTORISE_MAX_ROWS", 0)
+    record = embedded.read("SiC-zincblende-002").supercell((2, 2, 2))
+    result = Predictor(old_checkpoint, solver="sparse").correct(record)
+    at_gamma = occupation_summary(result.record.eigenvalues(np.zeros((1, 3))), record.num_electrons, False)
+    summary = json.loads(json.dumps(result.summary()))
+    assert summary["gap_method"].startswith("kpm dos") and "conjugate gradients" in summary["fermi_method"]
+    assert abs(result.band_gap - at_gamma["band_gap"]) < 0.15
+    path = result.atoms.cell.bandpath(npoints=4)
+    assert result.bands(path)["energies"].shape == (len(path.kpts), 0)
+    # the figure's DOS at Γ only (the default mesh of this small cell would be 125 k-points of CG moments)
+    monkeypatch.setattr(result, "dos", lambda: type(result).dos(result, mesh=[1, 1, 1]))
+    assert result.plot(tmp_path / "bands.png").stat().st_size > 0
