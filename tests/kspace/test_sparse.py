@@ -34,6 +34,17 @@ def _gaussian_count(eigenvalues, energies, spin):
     return spin * ndtr((np.asarray(energies)[:, None] - eigenvalues.ravel()[None]) / WIDTH_EV).sum(axis=1)
 
 
+def _smeared_fermi_level(record) -> float:
+    """E_F of Gaussian smearing (WIDTH_EV) on the dense eigenvalues at Γ, by bisection."""
+    eigenvalues = record.eigenvalues(np.zeros((1, 3)))
+    low, high = eigenvalues.min(), eigenvalues.max()
+    for _ in range(100):
+        middle = 0.5 * (low + high)
+        low, high = (middle, high) if _gaussian_count(eigenvalues, [middle], 2.0)[0] < record.num_electrons \
+            else (low, middle)
+    return middle
+
+
 def test_sparse_bloch_sums_are_the_dense_ones(supercells):
     for record in supercells:
         for kpoint in ((0.0, 0.0, 0.0), (0.1, -0.2, 0.35)):
@@ -86,12 +97,7 @@ def test_a_metal_gets_the_smeared_fermi_level(supercells, large_cell, which):
     make it exact (1e-6 eV) even where the KPM count is stochastic; the issue's bound is 10 meV."""
     cell = supercells[0] if which == "exact trace" else large_cell
     record = cell.replace(num_electrons=cell.num_electrons - 2)
-    eigenvalues = record.eigenvalues(np.zeros((1, 3)))
-    low, high = eigenvalues.min(), eigenvalues.max()
-    for _ in range(100):
-        middle = 0.5 * (low + high)
-        low, high = (middle, high) if _gaussian_count(eigenvalues, [middle], 2.0)[0] < record.num_electrons \
-            else (low, middle)
+    middle = _smeared_fermi_level(record)
     sparse = sparse_occupation(record, width_ev=WIDTH_EV)
     assert sparse["metallic"] is True and sparse["band_gap"] == 0.0 and sparse["fermi_exact_count"]
     assert sparse["fermi_energy"] == pytest.approx(middle, abs=1e-6)
@@ -184,12 +190,7 @@ def test_without_factorisation_a_metal_gets_the_smeared_fermi_level_within_its_e
     40 fewer make it a metal beyond three times that noise, and E_F lies within the error it reports."""
     cell, lost = (supercells[0], 2) if which == "exact trace" else (large_cell, 40)
     record = cell.replace(num_electrons=cell.num_electrons - lost)
-    eigenvalues = record.eigenvalues(np.zeros((1, 3)))
-    low, high = eigenvalues.min(), eigenvalues.max()
-    for _ in range(100):
-        middle = 0.5 * (low + high)
-        low, high = (middle, high) if _gaussian_count(eigenvalues, [middle], 2.0)[0] < record.num_electrons \
-            else (low, middle)
+    middle = _smeared_fermi_level(record)
     found = unfactorised.sparse_occupation(record, width_ev=WIDTH_EV)
     assert found["metallic"] is True and found["fermi_exact_count"] is False
     if which == "exact trace":
