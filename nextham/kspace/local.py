@@ -47,7 +47,7 @@ class ClusterSpectra:
         edges_of = np.split(np.argsort(record.edge_index[:, 0], kind="stable"),
                             np.cumsum(np.bincount(record.edge_index[:, 0], minlength=record.num_atoms))[:-1])
         width = hamiltonian.shape[1]
-        self.levels, self.weights, self.cluster_rows = [], [], []
+        self.levels, self.weights = [], []
         for atom in tqdm(range(record.num_atoms), desc=f"clusters of {kind}", unit="atom", disable=not progress,
                          leave=False):
             mine = edges_of[atom]
@@ -75,7 +75,6 @@ class ClusterSpectra:
             core = slice(0, int(counts[atom]))
             self.levels.append(energies)
             self.weights.append((vectors[core] * (s @ vectors)[core]).T)
-            self.cluster_rows.append(int(h.shape[0]))
         self._all_levels = np.concatenate(self.levels)
         self._all_weights = np.concatenate([w.sum(axis=1) for w in self.weights])
 

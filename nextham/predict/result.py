@@ -96,7 +96,7 @@ class PredictedHamiltonian:
     def _bands_near_fermi(self, kpoints, kind: str) -> np.ndarray:
         """(K, n) eigenvalues within E_F ± window_ev (an insulator: [VBM − window_ev, CBM + window_ev]) at each
         k-point by shift-invert Lanczos, padded with NaN where a k-point holds fewer (drawn as no point).
-        None above FACTORISE_MAX_ROWS rows, where shift-invert would need an LU that does not fit: (K, 0)."""
+        No eigenvalues, (K, 0), above FACTORISE_MAX_ROWS rows, where shift-invert would need an LU that does not fit."""
         from ..kspace.sparse import FACTORISE_MAX_ROWS, eigenvalues_in_window, sparse_matrices
 
         if self.record.matrix_rows > FACTORISE_MAX_ROWS:
