@@ -448,7 +448,8 @@ def _occupation_from_spectrum(spectrum: KPMSpectrum, estimate: float, electrons:
         vbm, cbm = low - DOS_EDGE_WIDTHS * spectrum.width_ev, high + DOS_EDGE_WIDTHS * spectrum.width_ev
         return {"fermi_energy": 0.5 * (vbm + cbm), "band_gap": cbm - vbm, "vbm": vbm, "cbm": cbm,
                 "metallic": False, "occupied_bands": int(round(electrons / spectrum.spin_factor)),
-                "fermi_error_ev": 0.0, "fermi_converged": True, "gap_method": "kpm dos: where it leaves 2 % of its peak, 1.6 widths out", **facts}
+                "fermi_error_ev": 0.0, "fermi_converged": True,
+                "gap_method": f"kpm dos: where it leaves 2 % of its peak, {DOS_EDGE_WIDTHS:g} widths out", **facts}
     error_ev = _fermi_error_ev(spectrum, estimate)
     return {"fermi_energy": estimate, "band_gap": 0.0, "vbm": math.nan, "cbm": math.nan, "metallic": True,
             "occupied_bands": None, "fermi_error_ev": error_ev, "fermi_converged": error_ev < 0.01,
