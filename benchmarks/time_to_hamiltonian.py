@@ -135,7 +135,7 @@ def main():
                   f"{row['dft_s'] / row['predict_s']:>9.2f}{row['mae']:>14.3f}{row['h0_mae']:>9.3f}"
                   f"{timings['eigensolver_s']:>9.1f}{timings['solver']:>8}{timings['dos_s']:>8.1f}", flush=True)
             if args.stages:
-                stages = "; ".join(f"{name} {timings.get(key, timings['dos_s']):.1f} s, {mb:,.0f} MB"
+                stages = "; ".join(f"{name} {timings[key]:.1f} s, {mb:,.0f} MB"
                                    for (key, name), mb in zip([*STAGES, ("dos_s", "DOS")],
                                                               timings["stage_peaks_mb"].values()))
                 print(f"    stages (time, peak resident memory): {stages}; {timings['fermi']}", flush=True)
