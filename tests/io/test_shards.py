@@ -120,3 +120,49 @@ def test_nan_already_on_disk_is_caught_on_read(tmp_path, embedded, spinless_reco
         f["overlap"][3] = np.nan
     with pytest.raises(NonFiniteBlockError, match=rf"ok.h5.*{spinless_record.label}.*overlap holds NaN"):
         ShardReader(path).read(0)
+
+
+def test_compressed_shard_stores_exact_delta(tmp_path, embedded, spinless_record, spinful_record):
+    # rounded as storage_rounding does: every entry a multiple of 2^-20 eV, so H(T) − H(0) is exact
+    records = [record.rounded(-20, -24) for record in (spinless_record, spinful_record)]
+    path = write_shard(tmp_path / "z.h5", records, embedded.basis, dtype="float32", compression="gzip")
+    with h5py.File(path, "r") as f:
+        assert "hamiltonian_delta" in f and "hamiltonian" not in f
+        assert f.attrs["format_version"] == 2
+        assert all(f[name].compression == "gzip" for name in ("edge_index", "cell_shift", "hamiltonian_ptr", "overlap"))
+        stored_delta = f["hamiltonian_delta"][: records[0].hamiltonian.size]
+    np.testing.assert_array_equal(stored_delta, (records[0].hamiltonian - records[0].hamiltonian_0).ravel())
+    reader = ShardReader(path)
+    for position, record in enumerate(records):
+        assert_records_equal(reader.read(position), record)
+
+
+def test_delta_that_would_lose_bits_stores_the_hamiltonian(tmp_path, embedded, spinless_record):
+    from nextham.io.shards import exact_delta
+
+    # a small H beside a large H(0): H − H(0) keeps only H(0)'s precision, and H(0) + ΔH loses H's low bits
+    hamiltonian = np.array([0.00012573022, 0.5], dtype=np.float32)
+    assert exact_delta(hamiltonian, np.array([35.250828, 0.25], dtype=np.float32)) is None
+    np.testing.assert_array_equal(exact_delta(np.array([0.75, 0.5], dtype=np.float32), np.array([0.5, 0.25], dtype=np.float32)),
+                                  [0.25, 0.25])
+    # the embedded set is stored unrounded: its full float32 mantissas leave some differences inexact
+    path = write_shard(tmp_path / "h.h5", [spinless_record], embedded.basis, dtype="float32", compression="gzip")
+    with h5py.File(path, "r") as f:
+        assert "hamiltonian" in f and "hamiltonian_delta" not in f
+    assert_records_equal(ShardReader(path).read(0), spinless_record)
+
+
+def test_compact_dataset_keeps_every_value(tmp_path, embedded, spinless_record, spinful_record):
+    from nextham.io.compact import compact_dataset
+
+    writer = DatasetWriter(tmp_path / "set", embedded.basis, dtype="float32")
+    writer.append_shard([spinless_record, spinful_record])
+    manifest = read_manifest(tmp_path / "set")
+    before = [ShardedDataset(tmp_path / "set").read(r.label) for r in (spinless_record, spinful_record)]
+    result = compact_dataset(tmp_path / "set", progress=False)
+    assert result["bytes_after"] < result["bytes_before"]
+    assert read_manifest(tmp_path / "set") == manifest
+    dataset = ShardedDataset(tmp_path / "set")
+    for record in before:
+        assert_records_equal(dataset.read(record.label), record)
+    assert not [p for p in (tmp_path / "set").iterdir() if p.name.endswith(".compact")]
