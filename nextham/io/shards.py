@@ -479,6 +479,8 @@ class DatasetWriter:
         number = 1 + max([int(s["file"].split("-")[1].split(".")[0]) for s in self.manifest["shards"]], default=-1)
         name = f"shard-{number:05d}.h5"
         write_shard(self.root / name, records, self.basis, dtype=self.dtype, compression=self.compression)
+        # the newest layout any shard of the folder uses (older shards read as they are)
+        self.manifest["format_version"] = max(int(self.manifest.get("format_version", 1)), FORMAT_VERSION)
         self.manifest["shards"].append({
             "file": name, "structures": [r.label for r in records],
             "num_atoms": int(sum(r.num_atoms for r in records)), "num_edges": int(sum(r.num_edges for r in records)),
